@@ -1,0 +1,26 @@
+"""symbackprop: symbolic differentiation compiled to Numba.
+
+SymPy expressions (or networks of layers) become an IR graph; reverse-mode rules derive
+gradients, Hessians and Jacobians; optimizer passes simplify; a printer emits Numba source
+that runs in process or is saved as a standalone module.
+
+>>> import sympy as sp, symbackprop as sb
+>>> x, y = sp.symbols("x y")
+>>> sb.grad(x**2 * y + y, [x, y])
+Matrix([
+[   2*x*y],
+[x**2 + 1]])
+"""
+
+__version__ = "0.1.0"
+
+from .errors import SymbackpropError
+from .frontend.functions import elu, hardtanh, leaky_relu, relu, sigmoid, softplus
+from .loader.compiled import CompiledFunction
+from .pipeline import compile
+from .symbolic import grad, hessian, jacobian
+
+__all__ = [
+    "SymbackpropError", "CompiledFunction", "compile", "grad", "hessian", "jacobian",
+    "sigmoid", "softplus", "relu", "leaky_relu", "elu", "hardtanh", "__version__",
+]

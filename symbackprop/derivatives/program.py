@@ -1,0 +1,79 @@
+"""Derivative programs: which output groups a scalar or vector function's module computes.
+
+Scalar f: value, grad (one reverse sweep), hessian (a sweep per gradient entry, upper triangle,
+structural zeros skipped), hvp (one sweep over grad f . v). Vector f: value, jacobian (a sweep
+per output). ``optimize`` is passed in, so this module does not depend on the passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..ir.graph import Graph, Output, with_outputs
+from ..ir.node import ZERO, Node, input_
+from .reverse import adjoints
+
+Optimize = Callable[[Graph], Graph]
+
+
+def _group(nodes: Sequence[Node], shape: tuple[int, ...]) -> Output:
+    return Output(tuple(nodes), tuple((i,) for i in range(len(nodes))), shape)
+
+
+def _entries(out: Output) -> dict[tuple[int, ...], Node]:
+    return dict(zip(out.index, out.nodes))
+
+
+def scalar_program(f: Node, inputs: Sequence[Node], optimize: Optimize):
+    """(raw graphs by stage, optimized graph) for a scalar function's value/grad/hessian/hvp."""
+    n = len(inputs)
+    raw_value = with_outputs(Graph(tuple(inputs), {}), {"value": Output((f,), ((),), ())})
+    forward = optimize(raw_value)
+    f_opt = forward.outputs["value"].nodes[0]
+
+    grads = [g if g is not None else ZERO for g in adjoints(f_opt, inputs)]
+    raw_grad = with_outputs(forward, {"value": forward.outputs["value"], "grad": _group(grads, (n,))})
+    with_grad = optimize(raw_grad)
+    grad_out = with_grad.outputs["grad"]
+    g = _entries(grad_out)
+
+    hess_nodes, hess_index = [], []
+    for (i,), gi in sorted(g.items()):
+        # Row i of the Hessian is the gradient of g_i; only j >= i is kept (symmetry).
+        for j, hij in enumerate(adjoints(gi, inputs[i:]), start=i):
+            if hij is not None:
+                hess_nodes.append(hij)
+                hess_index.append((i, j))
+    v = [input_("v", i, f"v{i}") for i in range(n)]
+    dot = None
+    for (i,), gi in sorted(g.items()):
+        term = gi * v[i]
+        dot = term if dot is None else dot + term
+    hvp = [h if h is not None else ZERO for h in adjoints(dot, inputs)] if dot is not None else [ZERO] * n
+    outputs = {
+        "value": with_grad.outputs["value"],
+        "grad": grad_out,
+        "hessian": Output(tuple(hess_nodes), tuple(hess_index), (n, n), symmetric=True),
+        "hvp": _group(hvp, (n,)),
+    }
+    raw_full = with_outputs(with_grad, outputs)
+    final = optimize(raw_full)
+    return {"value": raw_value, "grad": raw_grad, "hessian": raw_full, "hvp": raw_full}, final
+
+
+def vector_program(fs: Sequence[Node], inputs: Sequence[Node], optimize: Optimize):
+    """(raw graphs by stage, optimized graph) for a vector function's value and Jacobian."""
+    m, n = len(fs), len(inputs)
+    raw_value = with_outputs(Graph(tuple(inputs), {}), {"value": _group(fs, (m,))})
+    forward = optimize(raw_value)
+    values = _entries(forward.outputs["value"])
+    nodes, index = [], []
+    for (i,), fi in sorted(values.items()):
+        for j, d in enumerate(adjoints(fi, inputs)):
+            if d is not None:
+                nodes.append(d)
+                index.append((i, j))
+    jac = Output(tuple(nodes), tuple(index), (m, n))
+    raw_full = with_outputs(forward, {"value": forward.outputs["value"], "jacobian": jac})
+    final = optimize(raw_full)
+    return {"value": raw_value, "jacobian": raw_full}, final

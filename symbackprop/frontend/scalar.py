@@ -1,0 +1,182 @@
+"""Scalar front end: SymPy expressions -> IR nodes over ``input`` leaves.
+
+Takes expressions, the variables (read from array ``x``) and numeric constants; returns one IR
+node per expression. Traversal is iterative, so deep expressions do not hit Python's recursion
+limit; anything the IR cannot express raises SymbackpropError naming it before any code exists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import sympy as sp
+
+from ..errors import SymbackpropError
+from ..ir.node import Node, const, input_, make
+from . import functions as fn
+
+_UNARY_FUNCTIONS = {
+    sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
+    sp.asin: "asin", sp.acos: "acos", sp.atan: "atan",
+    sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh",
+    sp.asinh: "asinh", sp.acosh: "acosh", sp.atanh: "atanh",
+    sp.Abs: "abs", sp.sign: "sign", sp.erf: "erf", sp.erfc: "erfc",
+    fn.sigmoid: "sigmoid", fn.softplus: "softplus",
+}
+
+# Reciprocal functions: f(x) = 1 / g(x), or f(x) = g(1 / x) for the inverse ones.
+_RECIPROCAL = {sp.cot: "tan", sp.sec: "cos", sp.csc: "sin",
+               sp.coth: "tanh", sp.sech: "cosh", sp.csch: "sinh"}
+_OF_RECIPROCAL = {sp.acot: "atan", sp.asec: "acos", sp.acsc: "asin", sp.acoth: "atanh"}
+
+_RELATIONS = {sp.StrictLessThan: "lt", sp.LessThan: "le", sp.StrictGreaterThan: "gt",
+              sp.GreaterThan: "ge", sp.Equality: "eq", sp.Unequality: "ne"}
+
+ONE = const(1.0)
+
+
+def variable_nodes(variables: Sequence[sp.Symbol], array: str = "x") -> list[Node]:
+    """One ``input`` leaf per variable, reading ``array[i]`` and named like the symbol."""
+    return [input_(array, i, str(v)) for i, v in enumerate(variables)]
+
+
+def to_ir(exprs: Sequence[sp.Basic], leaves: Mapping[sp.Symbol, Node],
+          constants: Mapping[sp.Symbol, float] | None = None) -> list[Node]:
+    """Convert SymPy expressions to IR nodes; ``leaves`` maps each variable to its leaf.
+
+    >>> import sympy as sp
+    >>> from symbackprop.ir.node import input_
+    >>> x = sp.Symbol("x")
+    >>> to_ir([sp.exp(2 * x) / x], {x: input_("x", 0, "x")})
+    [div(exp(mul(2.0, x)), x)]
+    """
+    symbols: dict[sp.Basic, Node] = dict(leaves)
+    for sym, value in (constants or {}).items():
+        symbols[sym] = const(value)
+    memo: dict[sp.Basic, Node] = {}
+    return [_convert(e, symbols, memo) for e in exprs]
+
+
+def _convert(root: sp.Basic, symbols, memo) -> Node:
+    # Post-order walk with an explicit stack: children first, then the node itself.
+    stack = [(root, False)]
+    while stack:
+        expr, children_done = stack.pop()
+        if expr in memo:
+            continue
+        children = _children(expr)
+        if children_done or not children:
+            memo[expr] = _node_for(expr, [memo[c] for c in children], symbols)
+        else:
+            stack.append((expr, True))
+            stack.extend((c, False) for c in children if c not in memo)
+    return memo[root]
+
+
+def _children(expr: sp.Basic) -> tuple:
+    if isinstance(expr, sp.Piecewise):
+        return tuple(x for pair in expr.args for x in pair.args)
+    if expr.is_Atom:
+        return ()
+    return expr.args
+
+
+def _fold(op: str, nodes: list[Node]) -> Node:
+    result = nodes[0]
+    for n in nodes[1:]:
+        result = make(op, result, n)
+    return result
+
+
+def _node_for(expr: sp.Basic, args: list[Node], symbols) -> Node:
+    if expr.is_Symbol:
+        if expr not in symbols:
+            raise SymbackpropError(
+                f"free symbol {expr} is neither a variable nor a constant; pass it in the "
+                f"variables or give its value with constants={{{expr}: ...}}"
+            )
+        return symbols[expr]
+    if isinstance(expr, sp.logic.boolalg.BooleanAtom):
+        return const(1.0 if expr else 0.0)
+    if expr.is_Number or expr.is_NumberSymbol or expr in (sp.oo, -sp.oo, sp.nan, sp.zoo):
+        return _number(expr)
+    if expr.is_Add:
+        return _fold("add", args)
+    if expr.is_Mul:
+        return _mul(args)
+    if expr.is_Pow:
+        return _pow(expr, *args)
+    kind = type(expr)
+    if kind in _UNARY_FUNCTIONS:
+        return make(_UNARY_FUNCTIONS[kind], args[0])
+    if kind in _RECIPROCAL:
+        return make("div", ONE, make(_RECIPROCAL[kind], args[0]))
+    if kind in _OF_RECIPROCAL:
+        return make(_OF_RECIPROCAL[kind], make("div", ONE, args[0]))
+    if kind in _RELATIONS:
+        return make(_RELATIONS[kind], *args)
+    if isinstance(expr, (sp.Max, sp.Min)):
+        return _fold("max" if isinstance(expr, sp.Max) else "min", args)
+    if isinstance(expr, sp.And):
+        return _fold("and_", args)
+    if isinstance(expr, sp.Or):
+        return _fold("or_", args)
+    if isinstance(expr, sp.Not):
+        return make("not_", args[0])
+    if isinstance(expr, sp.Heaviside):
+        return make("heaviside", args[0], args[1] if len(args) > 1 else const(0.5))
+    if isinstance(expr, sp.atan2):
+        return make("atan2", *args)
+    if isinstance(expr, sp.Piecewise):
+        return _piecewise(args)
+    name = getattr(kind, "__name__", str(kind))
+    raise SymbackpropError(
+        f"cannot compile SymPy function {name} (in {expr}): it has no IR primitive; "
+        "rewrite it with supported functions (exp, log, powers, trig, hyperbolic, Abs, sign, "
+        "Max/Min, Heaviside, Piecewise, erf, sigmoid, softplus)"
+    )
+
+
+def _number(expr: sp.Basic) -> Node:
+    if expr is sp.zoo or (expr.is_number and not expr.is_real and expr is not sp.nan):
+        raise SymbackpropError(f"complex constant {expr} is not supported (arrays are float64)")
+    if expr is sp.nan:
+        return const(math.nan)
+    return const(float(expr))
+
+
+def _mul(args: list[Node]) -> Node:
+    # Factors 1/d (from x**-k) go to one denominator: a*b/(c*d) reads and rounds better.
+    numerator, denominator = [], []
+    for a in args:
+        if a.op == "div" and a.args[0] is ONE:
+            denominator.append(a.args[1])
+        else:
+            numerator.append(a)
+    num = _fold("mul", numerator) if numerator else ONE
+    return make("div", num, _fold("mul", denominator)) if denominator else num
+
+
+def _pow(expr: sp.Pow, base: Node, exponent: Node) -> Node:
+    e = expr.exp
+    if e.is_Number and e.is_negative:
+        positive = _pow(sp.Pow(expr.base, -e, evaluate=False), base, const(-float(e)))
+        return make("div", ONE, positive)
+    if e.is_Number and float(e) == 0.5:
+        return make("sqrt", base)
+    if e.is_Number and float(e) == 1.0:
+        return base
+    return make("pow", base, exponent)
+
+
+def _piecewise(args: list[Node]) -> Node:
+    pairs = list(zip(args[0::2], args[1::2]))
+    # Without an unconditional last piece, points no condition covers are undefined: NaN.
+    result = const(math.nan)
+    for value, cond in reversed(pairs):
+        if cond.op == "const" and cond.attr == 1.0:
+            result = value
+        elif not (cond.op == "const" and cond.attr == 0.0):
+            result = make("where", cond, value, result)
+    return result

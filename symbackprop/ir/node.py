@@ -1,0 +1,113 @@
+"""Immutable, hash-consed IR nodes: building the same (op, args, attr) twice returns one object.
+
+So structural equality is identity, nodes are dict keys for adjoint maps, and each node carries
+a stable digest (independent of the process) used for canonical ordering and the disk cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import weakref
+
+from .ops import ARITY
+
+_INTERN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+class Node:
+    """One IR operation: ``op`` applied to ``args`` (Nodes), with a hashable ``attr``.
+
+    Leaves: ``const`` (attr: the float) and ``input`` (attr: (array name, index, display name)).
+    Build nodes through :func:`make`, :func:`const` and :func:`input_` (or operators), never
+    with the constructor, so that equal subgraphs stay one object.
+
+    >>> from symbackprop.ir.node import const, input_
+    >>> x = input_("x", 0, "x")
+    >>> (x * 2.0) is (x * 2.0)
+    True
+    """
+
+    __slots__ = ("op", "args", "attr", "digest", "__weakref__")
+
+    op: str
+    args: tuple[Node, ...]
+    attr: object
+    digest: bytes
+
+    def __repr__(self) -> str:
+        if self.op == "const":
+            return repr(self.attr)
+        if self.op == "input":
+            return self.attr[2]
+        return f"{self.op}({', '.join(map(repr, self.args))})"
+
+    # Operators build nodes, so derivative rules read like the calculus they encode.
+    def __add__(self, other): return make("add", self, as_node(other))
+    def __radd__(self, other): return make("add", as_node(other), self)
+    def __sub__(self, other): return make("sub", self, as_node(other))
+    def __rsub__(self, other): return make("sub", as_node(other), self)
+    def __mul__(self, other): return make("mul", self, as_node(other))
+    def __rmul__(self, other): return make("mul", as_node(other), self)
+    def __truediv__(self, other): return make("div", self, as_node(other))
+    def __rtruediv__(self, other): return make("div", as_node(other), self)
+    def __pow__(self, other): return make("pow", self, as_node(other))
+    def __neg__(self): return make("neg", self)
+
+    @property
+    def is_const(self) -> bool:
+        return self.op == "const"
+
+
+def _attr_key(op: str, attr: object) -> object:
+    # float.hex keeps -0.0 apart from 0.0 and makes every NaN one key.
+    return float.hex(attr) if op == "const" else attr
+
+
+def make(op: str, *args: Node, attr: object = None) -> Node:
+    """The interned node ``op(*args)``; raises if the arity is wrong (an internal error)."""
+    if ARITY.get(op) != len(args):
+        raise TypeError(f"IR op {op!r} takes {ARITY.get(op)} inputs, got {len(args)}")
+    key = (op, args, _attr_key(op, attr))
+    node = _INTERN.get(key)
+    if node is not None:
+        return node
+    node = object.__new__(Node)
+    node.op, node.args, node.attr = op, args, attr
+    h = hashlib.blake2b(digest_size=16)
+    h.update(op.encode())
+    h.update(repr(key[2]).encode())
+    for a in args:
+        h.update(a.digest)
+    node.digest = h.digest()
+    _INTERN[key] = node
+    return node
+
+
+def const(value: float) -> Node:
+    """The constant leaf ``value`` (converted to float)."""
+    return make("const", attr=float(value))
+
+
+def input_(array: str, index: int, name: str) -> Node:
+    """The leaf reading ``array[index]``, shown as ``name`` in generated code."""
+    return make("input", attr=(array, int(index), name))
+
+
+def as_node(value: Node | float | int) -> Node:
+    return value if isinstance(value, Node) else const(value)
+
+
+def is_const(node: Node, value: float | None = None) -> bool:
+    """True if ``node`` is a constant (equal to ``value`` when given; NaN never equals)."""
+    if node.op != "const":
+        return False
+    return value is None or node.attr == value
+
+
+def const_value(node: Node) -> float:
+    return node.attr if node.op == "const" else math.nan
+
+
+ZERO = const(0.0)
+ONE = const(1.0)

@@ -1,0 +1,136 @@
+"""The on-disk code cache: generated modules stored as real .py files named by the IR's hash.
+
+Layout under the cache root (``$SYMBACKPROP_CACHE_DIR``, else the user's cache folder):
+``modules/<ir-hash>.py`` (Numba keeps its compiled objects beside them, in __pycache__) and
+``index/<key>.json`` mapping a hash of the compile request to a module and its source's sha256.
+Every write is a temp file renamed into place, so readers never see half a file; an entry that
+is missing, unreadable or whose source does not match its recorded hash is simply rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+from ..errors import SymbackpropError
+
+ENV_VAR = "SYMBACKPROP_CACHE_DIR"
+LAYOUT_VERSION = "v1"
+
+
+def default_root() -> Path:
+    """$SYMBACKPROP_CACHE_DIR, else the platform's per-user cache folder."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "symbackprop"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class Cache:
+    """One cache root. ``Cache(None)`` uses :func:`default_root`.
+
+    If the root cannot be created or written, code goes to a private temporary folder instead,
+    with a warning, so compiling still works (only the reuse across processes is lost).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_root()
+        self.base = self.root / LAYOUT_VERSION
+        try:
+            for d in (self.root, self.base, self.base / "modules", self.base / "index"):
+                d.mkdir(mode=0o700, exist_ok=True)
+            probe = self.base / "index"
+            if not os.access(probe, os.W_OK):
+                raise PermissionError(f"{probe} is not writable")
+        except OSError as exc:
+            fallback = Path(tempfile.mkdtemp(prefix="symbackprop-"))
+            warnings.warn(
+                f"symbackprop cache folder {self.root} is unusable ({exc}); compiling into "
+                f"{fallback} for this process only",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self.root = fallback
+            self.base = fallback / LAYOUT_VERSION
+            for d in (self.base, self.base / "modules", self.base / "index"):
+                d.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def module_path(self, ir_hash: str) -> Path:
+        return self.base / "modules" / f"m_{ir_hash}.py"
+
+    def _index_path(self, key: str) -> Path:
+        return self.base / "index" / f"{key}.json"
+
+    def lookup(self, key: str) -> Path | None:
+        """The verified module file for request ``key``, or None (missing or corrupt: rebuild)."""
+        try:
+            entry = json.loads(self._index_path(key).read_text(encoding="utf-8"))
+            path = self.module_path(entry["module"])
+            if sha256(path.read_bytes()) != entry["sha256"]:
+                return None
+            return path
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def store(self, key: str, ir_hash: str, source: str) -> Path:
+        """Write the module (unless an identical one is there) and then its index entry."""
+        data = source.encode("utf-8")
+        digest = sha256(data)
+        path = self.module_path(ir_hash)
+        try:
+            current = path.read_bytes()
+        except OSError:
+            current = None
+        if current is None or sha256(current) != digest:
+            write_atomic(path, data)
+        entry = json.dumps({"module": ir_hash, "sha256": digest}).encode()
+        write_atomic(self._index_path(key), entry)
+        return path
+
+    def entries(self) -> list[Path]:
+        return sorted((self.base / "modules").glob("m_*.py"))
+
+    def clear(self) -> int:
+        """Delete every cached module and index entry; returns how many modules were removed."""
+        import shutil
+
+        count = len(self.entries())
+        shutil.rmtree(self.base, ignore_errors=True)
+        return count
+
+
+def check_writable_target(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise SymbackpropError(f"cannot save to {path}: folder {path.parent} does not exist")

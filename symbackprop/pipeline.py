@@ -1,0 +1,276 @@
+"""sb.compile: front end -> IR -> derivative program -> optimizer passes -> printer -> loader.
+
+Each stage is timed for the cost report. A compile request is hashed first (expressions,
+variables, constants, package version, templates); a cached module for that hash is loaded
+without any SymPy or Numba work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from . import __version__
+from .cost import CostReport, count_ops
+from .derivatives.program import scalar_program, vector_program
+from .errors import SymbackpropError
+from .frontend.scalar import to_ir, variable_nodes
+from .ir.evaluate import evaluate
+from .ir.graph import Graph
+from .loader.cache import Cache
+from .loader.compiled import CompiledFunction, import_module
+from .passes import optimize
+from .printer.module import render, templates_digest
+from .printer.numba import Kernel, NumbaPrinter, literal
+
+SCALAR_KERNELS = (
+    Kernel("_value", ("x",), returns="value", doc="f(x)"),
+    Kernel("_grad_into", ("x",), stores=("grad",), doc="grad[i] = df/dx_i: one reverse sweep"),
+    Kernel("_value_and_grad_into", ("x",), stores=("grad",), returns="value",
+           forward_first="value", doc="f(x), and its gradient into grad"),
+    Kernel("_hessian_into", ("x",), stores=("hessian",),
+           doc="hessian[i, j] = d2f/dx_i dx_j: upper-triangle nonzeros, mirrored"),
+    Kernel("_hvp_into", ("x", "v"), stores=("hvp",), doc="hvp = H(x) v: one sweep over grad f . v"),
+)
+VECTOR_KERNELS = (
+    Kernel("_value_into", ("x",), stores=("value",), doc="value[i] = f_i(x)"),
+    Kernel("_jacobian_into", ("x",), stores=("jacobian",), forward_first="value",
+           doc="jacobian[i, j] = df_i/dx_j: one reverse sweep per output"),
+)
+
+
+def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
+    """Compile a SymPy expression (or a list of them) in ``vars`` to Numba functions.
+
+    ``constants`` maps symbols (or their names) to numbers folded into the code. The result is
+    cached on disk (``cache_dir``, else $SYMBACKPROP_CACHE_DIR, else the user cache folder).
+
+    >>> import sympy as sp, symbackprop as sb
+    >>> x, y, a = sp.symbols("x y a")
+    >>> fn = sb.compile(a * x**2 + sp.sin(y), [x, y], constants={a: 3})
+    >>> fn.hessian([1.0, 0.0])
+    array([[ 6.,  0.],
+           [ 0., -0.]])
+    """
+    timer = _Stages()
+    exprs, vector = _expressions(f)
+    variables = _variables(vars)
+    consts = _constants(constants, variables)
+    _check_free_symbols(exprs, variables, consts)
+    key = _request_key(exprs, variables, consts, vector)
+    cache = Cache(cache_dir)
+
+    path = cache.lookup(key)
+    if path is not None:
+        try:
+            module = import_module(path)
+            return CompiledFunction(module, path, {"cache load": timer.lap()})
+        except Exception:  # an entry that verifies but will not import is rebuilt below
+            pass
+
+    leaves = variable_nodes(variables)
+    nodes = to_ir(exprs, dict(zip(variables, leaves)), consts)
+    timer.stage("front end")
+    optimize_timed = timer.timed("passes", optimize)
+    if vector:
+        raw, graph = vector_program(nodes, leaves, optimize_timed)
+        groups = {"value": ["value"], "jacobian": ["value", "jacobian"]}
+    else:
+        raw, graph = scalar_program(nodes[0], leaves, optimize_timed)
+        groups = {"value": ["value"], "grad": ["grad"], "hessian": ["hessian"], "hvp": ["hvp"]}
+    timer.stage("derivatives", minus=timer.seconds.get("passes", 0.0))
+    cost = CostReport(
+        {k: count_ops(raw[k], [k]) for k in groups},
+        {k: count_ops(graph, [k]) for k in groups},
+    )
+    source = _module_source(graph, exprs, variables, consts, vector, cost, timer)
+    timer.stage("printer")
+    ir_hash = hashlib.sha256((graph.digest() + key).encode()).hexdigest()[:32]
+    path = cache.store(key, ir_hash, source)
+    module = import_module(path)
+    timer.stage("write and import")
+    return CompiledFunction(module, path, dict(timer.seconds))
+
+
+# ---- input normalisation -----------------------------------------------------------------
+
+def _expressions(f) -> tuple[list[sp.Basic], bool]:
+    if isinstance(f, str):
+        raise SymbackpropError("f must be a SymPy expression, not a string; build it with "
+                               "sympy (e.g. sympy.Symbol) or check_derivative's parser")
+    if isinstance(f, (sp.MatrixBase, list, tuple)):
+        items = list(f) if not isinstance(f, sp.MatrixBase) else list(f)
+        if not items:
+            raise SymbackpropError("f is an empty list: give at least one expression")
+        return [_one_expression(e, k) for k, e in enumerate(items)], True
+    return [_one_expression(f, None)], False
+
+
+def _one_expression(e, k) -> sp.Basic:
+    where = "f" if k is None else f"f[{k}]"
+    if isinstance(e, (int, float, np.number)) and not isinstance(e, bool):
+        return sp.Float(float(e)) if isinstance(e, (float, np.floating)) else sp.Integer(int(e))
+    if not isinstance(e, sp.Expr):
+        raise SymbackpropError(f"{where} must be a SymPy expression; got {type(e).__name__}: {e!r}")
+    if isinstance(e, sp.MatrixExpr) or e.has(sp.MatrixSymbol):
+        raise SymbackpropError(f"{where} is a matrix expression; compile scalar expressions or "
+                               "a list of them")
+    return e
+
+
+def _variables(vars) -> list[sp.Symbol]:
+    if isinstance(vars, sp.Symbol):
+        vars = [vars]
+    try:
+        variables = list(vars)
+    except TypeError:
+        raise SymbackpropError(f"vars must be a list of SymPy symbols; got {vars!r}") from None
+    if not variables:
+        raise SymbackpropError("vars is empty: give the variables to differentiate with respect to")
+    for v in variables:
+        if not isinstance(v, sp.Symbol):
+            raise SymbackpropError(f"variable {v!r} is not a SymPy Symbol")
+    seen = set()
+    for v in variables:
+        if v in seen:
+            raise SymbackpropError(f"variable {v} appears twice in vars")
+        seen.add(v)
+    return variables
+
+
+def _constants(constants, variables) -> dict[sp.Symbol, float]:
+    if constants is None:
+        return {}
+    if not isinstance(constants, Mapping):
+        raise SymbackpropError("constants must be a dict mapping symbols to numbers")
+    out: dict[sp.Symbol, float] = {}
+    for k, v in constants.items():
+        sym = sp.Symbol(k) if isinstance(k, str) else k
+        if not isinstance(sym, sp.Symbol):
+            raise SymbackpropError(f"constant key {k!r} is not a symbol or a name")
+        if sym in variables:
+            raise SymbackpropError(f"{sym} is both a variable and a constant")
+        try:
+            out[sym] = float(v)
+        except (TypeError, ValueError):
+            raise SymbackpropError(f"constant {sym} = {v!r} is not a real number") from None
+    return out
+
+
+def _check_free_symbols(exprs, variables, consts) -> None:
+    known = set(variables) | set(consts)
+    for e in exprs:
+        for s in sorted(e.free_symbols - known, key=str):
+            raise SymbackpropError(
+                f"free symbol {s} is neither a variable nor a constant; add it to vars or "
+                f"give its value with constants={{{s}: ...}}"
+            )
+
+
+def _request_key(exprs, variables, consts, vector) -> str:
+    h = hashlib.sha256()
+    for part in (__version__, templates_digest(), str(vector), repr(list(map(sp.srepr, variables))),
+                 repr(sorted((sp.srepr(k), float.hex(v)) for k, v in consts.items()))):
+        h.update(part.encode())
+        h.update(b"\0")
+    for e in exprs:
+        h.update(sp.srepr(e).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+# ---- module text ---------------------------------------------------------------------------
+
+def _module_source(graph: Graph, exprs, variables, consts, vector, cost, timer) -> str:
+    printer = NumbaPrinter(graph)
+    kernels = VECTOR_KERNELS if vector else SCALAR_KERNELS
+    n, m = len(variables), len(exprs)
+    names = tuple(str(v) for v in variables)
+    cost.seconds.update(timer.seconds)
+    meta = "\n".join([
+        f"N_INPUTS = {n}",
+        f"N_OUTPUTS = {m if vector else None}",
+        f"INPUT_NAMES = {names!r}",
+        f"CHECK_POINT = np.array([{', '.join(literal(c) for c in _check_point(graph, n))}])",
+        f"COST = {cost.to_dict()!r}",
+    ])
+    signature = (f"f({', '.join(names)}) = " +
+                 (f"[{', '.join(_brief(e, 200) for e in exprs)}]" if vector
+                  else _brief(exprs[0], 400)))
+    summary = ("Defines value(x) -> (m,), jacobian(x) -> (m, n).\n" if vector else
+               "Defines value(x), grad(x), value_and_grad(x), hessian(x) and hvp(x, v).\n")
+    return render(
+        "module.py.tmpl",
+        title=("Vector function" if vector else "Scalar function") + " and its derivatives, "
+              "compiled for Numba.",
+        version=__version__,
+        signature=_docstring_safe(signature),
+        summary=summary,
+        variables=_docstring_safe(", ".join(names)),
+        constants=_docstring_safe(", ".join(f"{k} = {v!r}" for k, v in consts.items()) or "none"),
+        cost=cost.table(),
+        meta=meta,
+        helpers=render("helpers.py.tmpl"),
+        kernels="\n\n\n".join(printer.kernel(k) for k in kernels),
+        api=render("vector_api.py.tmpl" if vector else "scalar_api.py.tmpl"),
+    )
+
+
+def _check_point(graph: Graph, n: int) -> np.ndarray:
+    """A point where every output is finite, for the module's self-check."""
+    rng = np.random.default_rng(0)
+    roots = list(graph.output_nodes())
+    candidates = [rng.uniform(0.2, 0.8, n), rng.uniform(-1.0, 1.0, n), rng.uniform(1.0, 2.0, n),
+                  rng.uniform(-2.0, -1.0, n)]
+    for x in candidates:
+        values = evaluate(roots, {"x": x, "v": np.zeros(n)})
+        if all(np.all(np.isfinite(v)) for v in values):
+            return np.round(x, 6)
+    return np.round(candidates[0], 6)
+
+
+def _brief(expr: sp.Basic, limit: int) -> str:
+    """str(expr) cut to ``limit`` characters; large trees are not printed at all (SymPy's
+    printer sorts terms and takes seconds on expressions with thousands of nodes)."""
+    size = 0
+    for _ in sp.preorder_traversal(expr):
+        size += 1
+        if size > limit:
+            return f"<expression with more than {limit} nodes: {type(expr).__name__} of " \
+                   f"{len(expr.args)} terms>"
+    text = str(expr)
+    return text if len(text) <= limit else text[: limit - 5] + " ..."
+
+
+def _docstring_safe(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+class _Stages:
+    """Wall-clock seconds per compile stage."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        elapsed, self._last = now - self._last, now
+        return elapsed
+
+    def stage(self, name: str, minus: float = 0.0) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + self.lap() - minus
+
+    def timed(self, name: str, fn):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+        return run

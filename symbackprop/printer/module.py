@@ -1,0 +1,57 @@
+"""Assembles a generated module: templates/ hold the file structure, this fills it in.
+
+Templates are rendered strictly: a placeholder without a value, or a value without a
+placeholder, is an error (string.Template would otherwise leave ``$name`` in the output).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from functools import cache
+from pathlib import Path
+
+from ..errors import SymbackpropError
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@cache
+def template_dir() -> Path:
+    """The templates folder: inside the installed package, or at the root of a source checkout."""
+    for candidate in (_PACKAGE / "templates", _PACKAGE.parent / "templates"):
+        if (candidate / "module.py.tmpl").is_file():
+            return candidate
+    raise SymbackpropError("symbackprop's templates folder is missing from the installation")
+
+
+@cache
+def template_text(name: str) -> str:
+    return (template_dir() / name).read_text(encoding="utf-8")
+
+
+def templates_digest() -> str:
+    """Hash of every template, so the cache key changes when a template does."""
+    h = hashlib.sha256()
+    for path in sorted(template_dir().glob("*.tmpl")):
+        h.update(path.name.encode())
+        h.update(template_text(path.name).encode())
+    return h.hexdigest()
+
+
+def render(name: str, **fields: str) -> str:
+    """Fill template ``name`` with exactly the placeholders it declares.
+
+    >>> render("module.py.tmpl", title="t")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: template module.py.tmpl: no value for placeholder(s) ...
+    """
+    template = string.Template(template_text(name))
+    wanted = set(template.get_identifiers())
+    missing, extra = wanted - fields.keys(), fields.keys() - wanted
+    if missing:
+        raise SymbackpropError(f"template {name}: no value for placeholder(s) {sorted(missing)}")
+    if extra:
+        raise SymbackpropError(f"template {name}: no placeholder for field(s) {sorted(extra)}")
+    return template.substitute(fields)

@@ -1,0 +1,90 @@
+"""Symbolic derivatives as SymPy matrices: gradient, Jacobian, Hessian.
+
+Each entry is simplified only when that is cheap (small expressions), so large inputs stay fast.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .errors import SymbackpropError
+
+# Entries with at most this many operations get sympy.simplify; larger ones are left as
+# differentiated (simplify's cost grows quickly and can stall on big expressions).
+SIMPLIFY_MAX_OPS = 40
+
+
+def _cheap_simplify(e: sp.Expr) -> sp.Expr:
+    if e.count_ops() > SIMPLIFY_MAX_OPS:
+        return e
+    s = sp.simplify(e)
+    return s if sp.count_ops(s) <= sp.count_ops(e) else e
+
+
+def _symbols(vars) -> list[sp.Symbol]:
+    vs = [vars] if isinstance(vars, sp.Symbol) else list(vars)
+    if not vs:
+        raise SymbackpropError("vars is empty: give the variables to differentiate with respect to")
+    for v in vs:
+        if not isinstance(v, sp.Symbol):
+            raise SymbackpropError(f"variable {v!r} is not a SymPy Symbol")
+    return vs
+
+
+def _expr(f, where="f") -> sp.Expr:
+    if isinstance(f, str) or not isinstance(f, (sp.Expr, int, float)):
+        raise SymbackpropError(f"{where} must be a SymPy expression; got {type(f).__name__}")
+    return sp.sympify(f)
+
+
+def grad(f, vars) -> sp.Matrix:
+    """The gradient of scalar ``f`` as an n x 1 SymPy Matrix.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> grad(x**2 * y + y, [x, y])
+    Matrix([
+    [   2*x*y],
+    [x**2 + 1]])
+    """
+    f = _expr(f)
+    return sp.Matrix([_cheap_simplify(sp.diff(f, v)) for v in _symbols(vars)])
+
+
+def jacobian(fs, vars) -> sp.Matrix:
+    """The m x n Jacobian of a list (or Matrix) of expressions.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> jacobian([x * y, x + y], [x, y])
+    Matrix([
+    [y, x],
+    [1, 1]])
+    """
+    items = list(fs) if isinstance(fs, (list, tuple, sp.MatrixBase)) else [fs]
+    if not items:
+        raise SymbackpropError("fs is empty: give at least one expression")
+    exprs = [_expr(e, f"fs[{k}]") for k, e in enumerate(items)]
+    vs = _symbols(vars)
+    return sp.Matrix([[_cheap_simplify(sp.diff(e, v)) for v in vs] for e in exprs])
+
+
+def hessian(f, vars) -> sp.Matrix:
+    """The n x n Hessian of scalar ``f``; the upper triangle is derived and mirrored.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> hessian(x**3 * y, [x, y])
+    Matrix([
+    [6*x*y, 3*x**2],
+    [3*x**2,     0]])
+    """
+    f = _expr(f)
+    vs = _symbols(vars)
+    n = len(vs)
+    first = [sp.diff(f, v) for v in vs]
+    H = sp.zeros(n, n)
+    for i in range(n):
+        for j in range(i, n):
+            H[i, j] = H[j, i] = _cheap_simplify(sp.diff(first[i], vs[j]))
+    return H
