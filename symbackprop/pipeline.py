@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
@@ -27,11 +28,13 @@ from .passes import optimize
 from .printer.module import render, templates_digest
 from .printer.numba import Kernel, NumbaPrinter, literal
 
-SCALAR_KERNELS = (
+FIRST_ORDER_KERNELS = (
     Kernel("_value", ("x",), returns="value", doc="f(x)"),
     Kernel("_grad_into", ("x",), stores=("grad",), doc="grad[i] = df/dx_i: one reverse sweep"),
     Kernel("_value_and_grad_into", ("x",), stores=("grad",), returns="value",
            forward_first="value", doc="f(x), and its gradient into grad"),
+)
+SECOND_ORDER_KERNELS = (
     Kernel("_hessian_into", ("x",), stores=("hessian",),
            doc="hessian[i, j] = d2f/dx_i dx_j: upper-triangle nonzeros, mirrored"),
     Kernel("_hvp_into", ("x", "v"), stores=("hvp",), doc="hvp = H(x) v: one sweep over grad f . v"),
@@ -43,11 +46,58 @@ VECTOR_KERNELS = (
 )
 
 
+@dataclass(frozen=True)
+class Request:
+    """A validated compile request; ``key(order)`` names its cache entry."""
+
+    exprs: tuple[sp.Expr, ...]
+    variables: tuple[sp.Symbol, ...]
+    constants: tuple[tuple[sp.Symbol, float], ...]
+    vector: bool
+    cache_dir: object = None
+
+    def key(self, second_order: bool) -> str:
+        h = hashlib.sha256()
+        parts = (__version__, templates_digest(), str(self.vector), str(second_order),
+                 repr([sp.srepr(v) for v in self.variables]),
+                 repr(sorted((sp.srepr(k), float.hex(v)) for k, v in self.constants)))
+        for part in parts:
+            h.update(part.encode())
+            h.update(b"\0")
+        h.update(structural_digest(self.exprs))
+        return h.hexdigest()
+
+
+def structural_digest(exprs) -> bytes:
+    """A process-independent hash of SymPy expression trees (srepr is exact but slow: its
+    printer takes ~1 ms per node; this walks each shared subtree once)."""
+    digests: dict[sp.Basic, bytes] = {}
+    for root in exprs:
+        stack = [(root, False)]
+        while stack:
+            expr, ready = stack.pop()
+            if expr in digests:
+                continue
+            if expr.args and not ready:
+                stack.append((expr, True))
+                stack.extend((a, False) for a in expr.args if a not in digests)
+                continue
+            h = hashlib.blake2b(type(expr).__name__.encode(), digest_size=16)
+            if not expr.args:
+                h.update(sp.srepr(expr).encode())
+            for a in expr.args:
+                h.update(digests[a])
+            digests[expr] = h.digest()
+    return b"".join(digests[e] for e in exprs)
+
+
 def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
     """Compile a SymPy expression (or a list of them) in ``vars`` to Numba functions.
 
-    ``constants`` maps symbols (or their names) to numbers folded into the code. The result is
-    cached on disk (``cache_dir``, else $SYMBACKPROP_CACHE_DIR, else the user cache folder).
+    ``constants`` maps symbols (or their names) to numbers folded into the code. Value and
+    gradient code (the Jacobian for a list) is generated now; Hessian and Hessian-vector
+    product code on their first use (or by ``save``/``source``). Results are cached on disk
+    (``cache_dir``, else $SYMBACKPROP_CACHE_DIR, else the user cache folder).
 
     >>> import sympy as sp, symbackprop as sb
     >>> x, y, a = sp.symbols("x y a")
@@ -56,44 +106,55 @@ def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
     array([[ 6.,  0.],
            [ 0., -0.]])
     """
-    timer = _Stages()
     exprs, vector = _expressions(f)
     variables = _variables(vars)
     consts = _constants(constants, variables)
     _check_free_symbols(exprs, variables, consts)
-    key = _request_key(exprs, variables, consts, vector)
-    cache = Cache(cache_dir)
+    request = Request(tuple(exprs), tuple(variables), tuple(consts.items()), vector, cache_dir)
+    module, path, seconds = build(request, second_order=False)
+    upgrade = None if vector else (lambda: build(request, second_order=True))
+    return CompiledFunction(module, path, seconds, upgrade)
 
+
+def build(request: Request, second_order: bool):
+    """(module, path, seconds by stage) for ``request``: from the cache, else generated."""
+    timer = _Stages()
+    key = request.key(second_order)
+    cache = Cache(request.cache_dir)
     path = cache.lookup(key)
     if path is not None:
         try:
-            module = import_module(path)
-            return CompiledFunction(module, path, {"cache load": timer.lap()})
+            return import_module(path), path, {"cache load": timer.lap()}
         except Exception:  # an entry that verifies but will not import is rebuilt below
             pass
 
-    leaves = variable_nodes(variables)
-    nodes = to_ir(exprs, dict(zip(variables, leaves)), consts)
+    leaves = variable_nodes(request.variables)
+    nodes = to_ir(request.exprs, dict(zip(request.variables, leaves)), dict(request.constants))
     timer.stage("front end")
     optimize_timed = timer.timed("passes", optimize)
-    if vector:
+    if request.vector:
         raw, graph = vector_program(nodes, leaves, optimize_timed)
         groups = {"value": ["value"], "jacobian": ["value", "jacobian"]}
+        kernels = VECTOR_KERNELS
     else:
-        raw, graph = scalar_program(nodes[0], leaves, optimize_timed)
-        groups = {"value": ["value"], "grad": ["grad"], "hessian": ["hessian"], "hvp": ["hvp"]}
+        raw, graph = scalar_program(nodes[0], leaves, optimize_timed, second_order)
+        groups = {"value": ["value"], "grad": ["grad"]}
+        kernels = FIRST_ORDER_KERNELS
+        if second_order:
+            groups.update(hessian=["hessian"], hvp=["hvp"])
+            kernels += SECOND_ORDER_KERNELS
     timer.stage("derivatives", minus=timer.seconds.get("passes", 0.0))
     cost = CostReport(
-        {k: count_ops(raw[k], [k]) for k in groups},
-        {k: count_ops(graph, [k]) for k in groups},
+        {k: count_ops(raw[k], g) for k, g in groups.items()},
+        {k: count_ops(graph, g) for k, g in groups.items()},
     )
-    source = _module_source(graph, exprs, variables, consts, vector, cost, timer)
+    source = _module_source(request, graph, kernels, second_order, cost, timer)
     timer.stage("printer")
     ir_hash = hashlib.sha256((graph.digest() + key).encode()).hexdigest()[:32]
     path = cache.store(key, ir_hash, source)
     module = import_module(path)
     timer.stage("write and import")
-    return CompiledFunction(module, path, dict(timer.seconds))
+    return module, path, dict(timer.seconds)
 
 
 # ---- input normalisation -----------------------------------------------------------------
@@ -171,52 +232,49 @@ def _check_free_symbols(exprs, variables, consts) -> None:
             )
 
 
-def _request_key(exprs, variables, consts, vector) -> str:
-    h = hashlib.sha256()
-    for part in (__version__, templates_digest(), str(vector), repr(list(map(sp.srepr, variables))),
-                 repr(sorted((sp.srepr(k), float.hex(v)) for k, v in consts.items()))):
-        h.update(part.encode())
-        h.update(b"\0")
-    for e in exprs:
-        h.update(sp.srepr(e).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 # ---- module text ---------------------------------------------------------------------------
 
-def _module_source(graph: Graph, exprs, variables, consts, vector, cost, timer) -> str:
+def _module_source(request: Request, graph: Graph, kernels, second_order: bool, cost, timer) -> str:
     printer = NumbaPrinter(graph)
-    kernels = VECTOR_KERNELS if vector else SCALAR_KERNELS
-    n, m = len(variables), len(exprs)
-    names = tuple(str(v) for v in variables)
+    n, m, vector = len(request.variables), len(request.exprs), request.vector
+    names = tuple(str(v) for v in request.variables)
     cost.seconds.update(timer.seconds)
     meta = "\n".join([
         f"N_INPUTS = {n}",
         f"N_OUTPUTS = {m if vector else None}",
         f"INPUT_NAMES = {names!r}",
+        f"SECOND_ORDER = {second_order}",
         f"CHECK_POINT = np.array([{', '.join(literal(c) for c in _check_point(graph, n))}])",
         f"COST = {cost.to_dict()!r}",
     ])
+    exprs = request.exprs
     signature = (f"f({', '.join(names)}) = " +
                  (f"[{', '.join(_brief(e, 200) for e in exprs)}]" if vector
                   else _brief(exprs[0], 400)))
-    summary = ("Defines value(x) -> (m,), jacobian(x) -> (m, n).\n" if vector else
-               "Defines value(x), grad(x), value_and_grad(x), hessian(x) and hvp(x, v).\n")
+    if vector:
+        summary, api = "Defines value(x) -> (m,) and jacobian(x) -> (m, n).", \
+            render("vector_api.py.tmpl")
+    else:
+        summary = "Defines value(x), grad(x), value_and_grad(x)" + (
+            ", hessian(x) and hvp(x, v)." if second_order else
+            "; hessian and hvp are generated on first use.")
+        api = render("scalar_api.py.tmpl", second_order_api=render(
+            "hessian_api.py.tmpl" if second_order else "no_hessian_api.py.tmpl"))
     return render(
         "module.py.tmpl",
         title=("Vector function" if vector else "Scalar function") + " and its derivatives, "
               "compiled for Numba.",
         version=__version__,
         signature=_docstring_safe(signature),
-        summary=summary,
+        summary=summary + "\n",
         variables=_docstring_safe(", ".join(names)),
-        constants=_docstring_safe(", ".join(f"{k} = {v!r}" for k, v in consts.items()) or "none"),
+        constants=_docstring_safe(
+            ", ".join(f"{k} = {v!r}" for k, v in request.constants) or "none"),
         cost=cost.table(),
         meta=meta,
         helpers=render("helpers.py.tmpl"),
         kernels="\n\n\n".join(printer.kernel(k) for k in kernels),
-        api=render("vector_api.py.tmpl" if vector else "scalar_api.py.tmpl"),
+        api=api,
     )
 
 

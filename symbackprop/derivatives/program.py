@@ -24,8 +24,9 @@ def _entries(out: Output) -> dict[tuple[int, ...], Node]:
     return dict(zip(out.index, out.nodes))
 
 
-def scalar_program(f: Node, inputs: Sequence[Node], optimize: Optimize):
-    """(raw graphs by stage, optimized graph) for a scalar function's value/grad/hessian/hvp."""
+def scalar_program(f: Node, inputs: Sequence[Node], optimize: Optimize, second_order: bool):
+    """(raw graphs by stage, optimized graph) for a scalar function's value and grad, plus
+    hessian and hvp when ``second_order``."""
     n = len(inputs)
     raw_value = with_outputs(Graph(tuple(inputs), {}), {"value": Output((f,), ((),), ())})
     forward = optimize(raw_value)
@@ -35,6 +36,8 @@ def scalar_program(f: Node, inputs: Sequence[Node], optimize: Optimize):
     raw_grad = with_outputs(forward, {"value": forward.outputs["value"], "grad": _group(grads, (n,))})
     with_grad = optimize(raw_grad)
     grad_out = with_grad.outputs["grad"]
+    if not second_order:
+        return {"value": raw_value, "grad": raw_grad}, with_grad
     g = _entries(grad_out)
 
     hess_nodes, hess_index = [], []

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import numba  # noqa: F401  (imported with the loader: generated modules need it at once)
+
 from ..cost import CostReport
 from ..errors import SymbackpropError
 from .cache import check_writable_target, write_atomic
@@ -44,13 +46,24 @@ class CompiledFunction:
     array([12., 10.])
     """
 
-    def __init__(self, module, path: Path, seconds: dict[str, float] | None = None):
+    def __init__(self, module, path: Path, seconds: dict[str, float] | None = None,
+                 upgrade=None):
         self._m = module
         self.path = Path(path)
         self.n_inputs: int = module.N_INPUTS
         self.n_outputs: int | None = module.N_OUTPUTS
         self.input_names: tuple[str, ...] = module.INPUT_NAMES
         self._seconds = dict(seconds or {})
+        # Builds the module with second derivatives: () -> (module, path, seconds).
+        self._upgrade = upgrade
+
+    def _second_order(self) -> None:
+        if self._upgrade is None or self._m.SECOND_ORDER:
+            return
+        module, path, seconds = self._upgrade()
+        self._m, self.path = module, Path(path)
+        self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
+        self._upgrade = None
 
     @property
     def is_vector(self) -> bool:
@@ -64,8 +77,9 @@ class CompiledFunction:
         except ValueError as exc:
             raise SymbackpropError(str(exc)) from None
         if first:
-            self._seconds[f"first {name}() (Numba compile or cache load)"] = time.perf_counter() - start
             self._seconds[name] = 0.0
+            self._seconds[f"first {name}() (Numba compile or cache load)"] = (
+                time.perf_counter() - start)
         return result
 
     def __call__(self, x):
@@ -81,11 +95,16 @@ class CompiledFunction:
         return self._run("value_and_grad", x)
 
     def hessian(self, x):
-        """Hessian, shape (n, n) or (batch, n, n); only its upper triangle's nonzeros are computed."""
+        """Hessian, shape (n, n) or (batch, n, n); only its upper triangle's nonzeros are computed.
+
+        Its code is generated on the first call (and cached like the rest).
+        """
+        self._second_order()
         return self._run("hessian", x)
 
     def hvp(self, x, v):
         """Hessian-vector product H(x) v, shape (n,) or (batch, n), without forming H."""
+        self._second_order()
         return self._run("hvp", x, v)
 
     def jacobian(self, x):
@@ -97,7 +116,8 @@ class CompiledFunction:
 
     @property
     def source(self) -> str:
-        """The generated Python source."""
+        """The generated Python source (the complete module, second derivatives included)."""
+        self._second_order()
         return self.path.read_text(encoding="utf-8")
 
     def save(self, path) -> Path:
@@ -106,13 +126,15 @@ class CompiledFunction:
         if target.suffix != ".py":
             raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
         check_writable_target(target)
+        self._second_order()
         write_atomic(target, self.path.read_bytes())
         return target
 
     def cost(self) -> CostReport:
-        """Operation counts before/after the passes, gradient/value ratio, seconds per stage."""
+        """Operation counts before/after the passes, the gradient/value ratio, and the seconds
+        each stage took in this process (generation stages, or "cache load"; first calls)."""
         report = CostReport.from_dict(self._m.COST)
-        report.seconds.update({k: v for k, v in self._seconds.items() if v})
+        report.seconds = {k: v for k, v in self._seconds.items() if v}
         return report
 
     def __repr__(self) -> str:
