@@ -186,7 +186,9 @@ def expression_dags(draw, min_vars=2, max_vars=4, min_nodes=2, max_nodes=6):
         args = [nodes[j] for j in idx]
         nodes.append(op.build(*args))
         if op.kink is not None:
-            kinks.append(op.kink(*args))
+            kink = op.kink(*args)
+            if kink != 0:  # Max(a, a) and the like: SymPy already removed the non-smooth op
+                kinks.append(kink)
         names.append(f"t{i}")
         steps.append(f"t{i} = {op.name}({', '.join(names[j] for j in idx)})")
     intermediates = nodes[n:]
