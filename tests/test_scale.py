@@ -5,6 +5,8 @@ sparse Hessian filled without computing its zeros. Timings live in benchmarks/.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sympy as sp
 
@@ -37,10 +39,10 @@ def test_cheap_gradient_operation_count(make, size):
     assert report.gradient_ratio <= 3.0, report.table()
 
 
-def test_gradient_cost_is_linear_not_quadratic():
-    small = sb.compile(*product(25)).cost().ops_after["grad"]
-    large = sb.compile(*product(100)).cost().ops_after["grad"]
-    assert large <= 4.2 * small  # 4x the variables: O(n), where per-variable diff is O(n^2)
+@pytest.mark.parametrize("n", [25, 50, 100])
+def test_gradient_cost_is_linear_not_quadratic(n):
+    # O(n) operations for n partial derivatives; per-variable sympy.diff costs O(n^2).
+    assert sb.compile(*product(n)).cost().ops_after["grad"] <= 3 * n
 
 
 def test_generated_code_grows_linearly_and_hessian_skips_zeros():
@@ -49,7 +51,7 @@ def test_generated_code_grows_linearly_and_hessian_skips_zeros():
     for n in sizes:
         source = sb.compile(*rosenbrock(n)).source
         lines.append(len(source.splitlines()))
-        stores.append(source.count("    hessian["))
+        stores.append(len(re.findall(r"^ +hessian\[\d+, \d+\] = ", source, re.M)))
     growth = [(lines[k + 1] - lines[k]) / (sizes[k + 1] - sizes[k]) for k in range(2)]
     assert abs(growth[1] - growth[0]) <= 0.1 * growth[0], (lines, growth)
     # tridiagonal: n diagonal stores + (n - 1) upper entries mirrored once each
