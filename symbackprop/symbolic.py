@@ -76,8 +76,8 @@ def hessian(f, vars) -> sp.Matrix:
     >>> x, y = sp.symbols("x y")
     >>> hessian(x**3 * y, [x, y])
     Matrix([
-    [6*x*y, 3*x**2],
-    [3*x**2,     0]])
+    [ 6*x*y, 3*x**2],
+    [3*x**2,      0]])
     """
     f = _expr(f)
     vs = _symbols(vars)

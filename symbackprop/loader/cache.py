@@ -69,7 +69,8 @@ class Cache:
         self.root = Path(root).expanduser() if root is not None else default_root()
         self.base = self.root / LAYOUT_VERSION
         try:
-            for d in (self.root, self.base, self.base / "modules", self.base / "index"):
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for d in (self.base, self.base / "modules", self.base / "index"):
                 d.mkdir(mode=0o700, exist_ok=True)
             probe = self.base / "index"
             if not os.access(probe, os.W_OK):

@@ -1,4 +1,4 @@
-"""Shared test set-up: one private code cache per test session, hypothesis profiles.
+"""Shared test set-up (tests and doctests): one private code cache per session, hypothesis profiles.
 
 Numba compiles are the slow part of the suite, so compiled functions are shared through
 session-scoped fixtures and the session's disk cache.

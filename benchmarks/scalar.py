@@ -1,0 +1,732 @@
+"""Scalar-compiler benchmarks: symbackprop against hand-written Numba, JAX and PyTorch.
+
+    python -m benchmarks.scalar                 # full run, a few minutes
+    python -m benchmarks.scalar --quick         # smoke run: fewer sizes and repeats
+    python -m benchmarks.scalar --only cheap    # one table (repeatable, or comma-separated)
+
+Tables (see benchmarks/README.md for how to read them):
+
+* ``rosenbrock`` -- extended Rosenbrock, n = 10, 50, 200: per-call gradient and dense Hessian.
+* ``dense``      -- log(1 + sum x_i^2) + (sum sin x_i)^2 in 50 variables: gradient, Hessian.
+* ``compile``    -- cold ``sb.compile`` wall time, first-call (Numba) time, source size vs n.
+* ``cheap``      -- cheap-gradient check: ops(grad)/ops(value) and time(grad)/time(value), plus
+                    naive per-variable ``sympy.diff`` operation counts for contrast.
+
+Every time is a median over interleaved repeats of a timeit-style loop, and each comparison is
+a ratio measured in the same run. Absolute times depend on the machine; read the ratios.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Single-threaded everything, for a fair per-call comparison. Must precede the imports of
+# NumPy, Numba, PyTorch and JAX (they read these once, at import).
+THREAD_ENV = {
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+os.environ.update(THREAD_ENV)
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_SINGLE_THREAD}".strip()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numba as nb  # noqa: E402
+import numpy as np  # noqa: E402
+import sympy as sp  # noqa: E402
+
+import symbackprop as sb  # noqa: E402
+
+from ._timing import compare, fmt_ratio, fmt_time, wall  # noqa: E402
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TABLES = ("rosenbrock", "dense", "compile", "cheap")
+
+REF_TARGET = 1.5       # symbackprop / hand-written Numba, per call
+OPS_TARGET = 3.0       # ops(grad) / ops(value)
+TIME_TARGET = 4.0      # time(grad) / time(value)
+
+
+# ============================================================================ configuration
+
+@dataclass
+class Config:
+    quick: bool
+    repeats: int
+    min_time: float
+    rosen_sizes: tuple[int, ...]
+    dense_n: int
+    cheap_rosen_n: int
+    cheap_prod_n: int
+    cheap_sin_depth: int
+    sympy_prod_n: int
+    compile_grad_n: int
+    compile_hess_n: int
+    source_sizes: tuple[int, ...]
+    work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sb-bench-")))
+
+    @classmethod
+    def make(cls, quick: bool) -> Config:
+        if quick:
+            return cls(quick, repeats=5, min_time=0.02, rosen_sizes=(10, 50), dense_n=50,
+                       cheap_rosen_n=200, cheap_prod_n=100, cheap_sin_depth=30, sympy_prod_n=50,
+                       compile_grad_n=200, compile_hess_n=50, source_sizes=(10, 50, 200))
+        return cls(quick, repeats=11, min_time=0.1, rosen_sizes=(10, 50, 200), dense_n=50,
+                   cheap_rosen_n=1000, cheap_prod_n=100, cheap_sin_depth=30, sympy_prod_n=50,
+                   compile_grad_n=1000, compile_hess_n=200, source_sizes=(10, 100, 1000))
+
+    def fresh_cache(self, label: str) -> Path:
+        """An empty cache folder (cold: no generated module, no Numba object file)."""
+        return Path(tempfile.mkdtemp(prefix=f"cold-{label}-", dir=self.work))
+
+
+def progress(msg: str) -> None:
+    print(f"  .. {msg}", file=sys.stderr, flush=True)
+
+
+# ============================================================================ problems
+
+@dataclass
+class Problem:
+    """A scalar function as a SymPy expression, a test point, a hand-written Numba reference
+    for its gradient and Hessian, and the same function written with array ops (for JAX and
+    PyTorch: ``array_f(x, m)`` with ``m`` the array module)."""
+
+    name: str
+    n: int
+    expr: sp.Expr
+    xs: list
+    x: np.ndarray
+    ref: dict = field(default_factory=dict)       # "grad" / "hessian" / "value" -> callable
+    array_f: object = None
+
+
+def rosenbrock(n: int) -> Problem:
+    xs = list(sp.symbols(f"x0:{n}"))
+    expr = sp.Add(*[100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(n - 1)])
+    x = np.random.default_rng(n).uniform(-1.5, 1.5, n)
+    return Problem("rosenbrock", n, expr, xs, x,
+                   {"grad": rosen_grad_ref, "hessian": rosen_hess_ref, "value": rosen_value_ref},
+                   lambda x, m: m.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+def dense(n: int) -> Problem:
+    xs = list(sp.symbols(f"x0:{n}"))
+    expr = sp.log(1 + sp.Add(*[v ** 2 for v in xs])) + sp.Add(*[sp.sin(v) for v in xs]) ** 2
+    x = np.random.default_rng(1000 + n).uniform(-1.0, 1.0, n)
+    return Problem("dense", n, expr, xs, x, {"grad": dense_grad_ref, "hessian": dense_hess_ref},
+                   lambda x, m: m.log(1.0 + m.sum(x * x)) + m.sum(m.sin(x)) ** 2)
+
+
+def product(n: int) -> Problem:
+    xs = list(sp.symbols(f"x0:{n}"))
+    x = np.random.default_rng(2000 + n).uniform(0.9, 1.1, n)
+    return Problem("product", n, sp.Mul(*xs), xs, x, {"grad": prod_grad_ref})
+
+
+def nested_sin(depth: int) -> Problem:
+    v = sp.Symbol("x")
+    expr = v
+    for _ in range(depth):
+        expr = sp.sin(expr)
+    ref = lambda x: np.array([nested_sin_grad_ref(x[0], depth)])  # noqa: E731
+    return Problem("nested sin", 1, expr, [v], np.array([0.7]), {"grad": ref})
+
+
+# ---------------------------------------------------------------- hand-written Numba references
+# Written directly from the closed forms; each is checked against symbackprop before timing.
+
+@nb.njit
+def rosen_value_ref(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        t = x[i + 1] - x[i] * x[i]
+        u = 1.0 - x[i]
+        s += 100.0 * t * t + u * u
+    return s
+
+
+@nb.njit
+def rosen_grad_ref(x):
+    n = x.shape[0]
+    g = np.zeros(n)
+    for i in range(n - 1):
+        t = x[i + 1] - x[i] * x[i]
+        g[i] += -400.0 * x[i] * t - 2.0 * (1.0 - x[i])
+        g[i + 1] += 200.0 * t
+    return g
+
+
+@nb.njit
+def rosen_hess_ref(x):
+    n = x.shape[0]
+    h = np.zeros((n, n))
+    for i in range(n - 1):
+        h[i, i] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0
+        h[i + 1, i + 1] += 200.0
+        off = -400.0 * x[i]
+        h[i, i + 1] = off
+        h[i + 1, i] = off
+    return h
+
+
+@nb.njit
+def dense_grad_ref(x):
+    # f = log(1 + s2) + S^2, s2 = sum x^2, S = sum sin x
+    n = x.shape[0]
+    s2 = 0.0
+    s = 0.0
+    for i in range(n):
+        s2 += x[i] * x[i]
+        s += math.sin(x[i])
+    a = 2.0 / (1.0 + s2)
+    g = np.empty(n)
+    for i in range(n):
+        g[i] = a * x[i] + 2.0 * s * math.cos(x[i])
+    return g
+
+
+@nb.njit
+def dense_hess_ref(x):
+    # H_ij = 2 d_ij/(1+s2) - 4 x_i x_j/(1+s2)^2 + 2 cos x_i cos x_j - 2 S sin x_i d_ij
+    n = x.shape[0]
+    s2 = 0.0
+    s = 0.0
+    c = np.empty(n)
+    for i in range(n):
+        s2 += x[i] * x[i]
+        s += math.sin(x[i])
+        c[i] = math.cos(x[i])
+    a = 2.0 / (1.0 + s2)
+    b = a * a
+    h = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            v = 2.0 * c[i] * c[j] - b * x[i] * x[j]
+            if i == j:
+                v += a - 2.0 * s * math.sin(x[i])
+            h[i, j] = v
+            h[j, i] = v
+    return h
+
+
+@nb.njit
+def prod_grad_ref(x):
+    # prefix/suffix products: no division, exact for zeros
+    n = x.shape[0]
+    g = np.empty(n)
+    acc = 1.0
+    for i in range(n):
+        g[i] = acc
+        acc *= x[i]
+    acc = 1.0
+    for i in range(n - 1, -1, -1):
+        g[i] *= acc
+        acc *= x[i]
+    return g
+
+
+def nested_sin_grad_ref(x, depth):
+    d, v = 1.0, x
+    for _ in range(depth):
+        d *= math.cos(v)
+        v = math.sin(v)
+    return d
+
+
+# ============================================================================ peers
+
+class Peers:
+    """JAX and PyTorch, each optional: a peer that is not installed (or fails to import) is
+    skipped with a note."""
+
+    def __init__(self, notes: list[str]):
+        self.jax = self.jnp = self.torch = None
+        self.versions: dict[str, str] = {}
+        try:
+            import jax
+            import jax.numpy as jnp
+
+            jax.config.update("jax_enable_x64", True)
+            self.jax, self.jnp = jax, jnp
+            self.versions["jax"] = f"{jax.__version__} ({jax.devices()[0].platform})"
+        except Exception as exc:  # ImportError, or a broken install
+            notes.append(f"jax skipped: {type(exc).__name__}: {exc}")
+        try:
+            import torch
+            import torch.func  # noqa: F401
+
+            torch.set_num_threads(1)
+            try:
+                torch.set_num_interop_threads(1)
+            except RuntimeError:  # already set, or parallel work already started
+                pass
+            self.torch = torch
+            self.versions["torch"] = torch.__version__
+        except Exception as exc:
+            notes.append(f"torch skipped: {type(exc).__name__}: {exc}")
+
+    def jax_call(self, problem: Problem, deriv: str):
+        jax = self.jax
+        transform = jax.grad if deriv == "grad" else jax.hessian
+        f = jax.jit(transform(lambda x: problem.array_f(x, self.jnp)))
+        xj = self.jnp.asarray(problem.x)
+        result = lambda: np.asarray(f(xj))  # noqa: E731
+        return (lambda: f(xj).block_until_ready()), result
+
+    def torch_call(self, problem: Problem, deriv: str):
+        torch = self.torch
+        transform = torch.func.grad if deriv == "grad" else torch.func.hessian
+        f = transform(lambda x: problem.array_f(x, torch))
+        xt = torch.tensor(problem.x, dtype=torch.float64)
+        result = lambda: f(xt).detach().numpy()  # noqa: E731
+        return (lambda: f(xt)), result
+
+
+# ============================================================================ helpers
+
+class Session:
+    """State shared by the tables of one run: config, peers, notes, compiled functions."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.notes: list[str] = []
+        self.peers = Peers(self.notes)
+        self.compiled: dict[tuple[str, int], object] = {}
+
+    def note(self, msg: str) -> None:
+        self.notes.append(msg)
+        progress("NOTE " + msg)
+
+    def compile(self, problem: Problem):
+        """sb.compile(problem) into this run's cache (fresh per run: stale modules cannot be
+        timed); one CompiledFunction per problem per run."""
+        key = (problem.name, problem.n)
+        if key not in self.compiled:
+            progress(f"sb.compile {problem.name} n={problem.n}")
+            self.compiled[key] = sb.compile(problem.expr, problem.xs,
+                                            cache_dir=self.cfg.work / "cache")
+        return self.compiled[key]
+
+    def compare(self, fns: dict):
+        return compare(fns, repeats=self.cfg.repeats, min_time=self.cfg.min_time)
+
+
+def agrees(got, want) -> bool:
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return False
+    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    return bool(np.allclose(got, want, rtol=1e-7, atol=1e-9 * scale))
+
+
+def error_text(exc: BaseException) -> str:
+    """One line naming the exception and where in symbackprop it came from."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = next((f"{Path(fr.filename).name}:{fr.lineno}" for fr in reversed(tb)
+                  if "symbackprop" in fr.filename or "generated" in fr.filename), None)
+    text = f"{type(exc).__name__}: {exc}"
+    return f"{text} (at {where})" if where else text
+
+
+def render_table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    """Plain-text table; ``align`` has one 'l' or 'r' per column (default: first two left)."""
+    align = align or "l" * min(2, len(headers)) + "r" * max(0, len(headers) - 2)
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w)
+                         for c, w, a in zip(cells, widths, align)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "-"
+    return "ok" if value <= target else "OVER"
+
+
+# ============================================================================ table: per call
+
+PER_CALL_HEADERS = ["problem", "n", "deriv", "symbackprop", "numba ref", "sb/ref",
+                    f"<={REF_TARGET:g}?", "jax.jit", "jax/sb", "torch.func", "torch/sb", "noise"]
+
+
+def per_call_rows(s: Session, problem: Problem) -> list[dict]:
+    """Median per-call time of fn.grad / fn.hessian and its peers, timed interleaved."""
+    try:
+        fn = s.compile(problem)
+    except Exception as exc:
+        s.note(f"sb.compile failed for {problem.name} n={problem.n}: {error_text(exc)}")
+        return [{"problem": problem.name, "n": problem.n, "deriv": d, "error": error_text(exc)}
+                for d in ("grad", "hessian")]
+    rows = []
+    for deriv in ("grad", "hessian"):
+        row = {"problem": problem.name, "n": problem.n, "deriv": deriv, "status": {}}
+        sb_call = getattr(fn, deriv)
+        try:
+            expected, first = wall(lambda: sb_call(problem.x))
+        except Exception as exc:
+            s.note(f"fn.{deriv}(x) failed for {problem.name} n={problem.n}: {error_text(exc)}")
+            row["error"] = error_text(exc)
+            rows.append(row)
+            continue
+        row["sb_first_call_s"] = first  # includes Numba compilation (and lazy work, if any)
+        fns = {"symbackprop": lambda: sb_call(problem.x)}
+
+        ref = problem.ref[deriv]
+        candidates = {"numba ref": lambda: (lambda: ref(problem.x), lambda: ref(problem.x))}
+        if s.peers.jax:
+            candidates["jax.jit"] = lambda: s.peers.jax_call(problem, deriv)
+        if s.peers.torch:
+            candidates["torch.func"] = lambda: s.peers.torch_call(problem, deriv)
+        for name, make in candidates.items():
+            try:
+                call, result = make()  # (timed call, call returning a NumPy result)
+                got = result()
+            except Exception as exc:
+                s.note(f"{name} {deriv} failed for {problem.name} n={problem.n}: {error_text(exc)}")
+                row["status"][name] = "error"
+                continue
+            if not agrees(got, expected):
+                err = float(np.max(np.abs(np.asarray(got) - expected)))
+                s.note(f"{name} {deriv} DISAGREES with symbackprop for {problem.name} "
+                       f"n={problem.n} (max abs diff {err:.3g}); not timed")
+                row["status"][name] = "MISMATCH"
+                continue
+            row["status"][name] = "verified"
+            fns[name] = call
+
+        progress(f"timing {problem.name} n={problem.n} {deriv}: {', '.join(fns)}")
+        timings = s.compare(fns)
+        row["timings"] = {k: t.to_dict() for k, t in timings.items()}
+        med = {k: t.median for k, t in timings.items()}
+        row["ratios"] = {
+            "sb/ref": ratio(med["symbackprop"], med.get("numba ref")),
+            "jax/sb": ratio(med.get("jax.jit"), med["symbackprop"]),
+            "torch/sb": ratio(med.get("torch.func"), med["symbackprop"]),
+        }
+        row["noise_iqr_rel_max"] = max(t.spread for t in timings.values())
+        rows.append(row)
+    return rows
+
+
+def per_call_cells(row: dict) -> list[str]:
+    head = [row["problem"], str(row["n"]), row["deriv"]]
+    if "timings" not in row:
+        return head + ["ERROR"] + ["-"] * (len(PER_CALL_HEADERS) - 4)
+
+    def t(name):
+        if name in row["timings"]:
+            return fmt_time(row["timings"][name]["median_s"])
+        return row["status"].get(name, "skipped")
+
+    r = row["ratios"]
+    return head + [t("symbackprop"), t("numba ref"), fmt_ratio(r["sb/ref"]),
+                   verdict(r["sb/ref"], REF_TARGET), t("jax.jit"), fmt_ratio(r["jax/sb"]),
+                   t("torch.func"), fmt_ratio(r["torch/sb"]),
+                   f"{100 * row['noise_iqr_rel_max']:.0f}%"]
+
+
+def table_rosenbrock(s: Session) -> dict:
+    rows = []
+    for n in s.cfg.rosen_sizes:
+        rows += per_call_rows(s, rosenbrock(n))
+    return {"title": "Extended Rosenbrock: per-call gradient and dense Hessian",
+            "headers": PER_CALL_HEADERS, "cells": [per_call_cells(r) for r in rows], "rows": rows}
+
+
+def table_dense(s: Session) -> dict:
+    rows = per_call_rows(s, dense(s.cfg.dense_n))
+    return {"title": f"Dense Hessian: log(1 + sum x_i^2) + (sum sin x_i)^2, n = {s.cfg.dense_n}",
+            "headers": PER_CALL_HEADERS, "cells": [per_call_cells(r) for r in rows], "rows": rows}
+
+
+# ============================================================================ table: compile scale
+
+def _cold_compile(s: Session, problem: Problem, label: str):
+    """sb.compile into an empty cache folder with SymPy's cache cleared: (fn, wall seconds)."""
+    sp.core.cache.clear_cache()
+    cache = s.cfg.fresh_cache(label)
+    progress(f"cold sb.compile {problem.name} n={problem.n} ({label})")
+    return wall(lambda: sb.compile(problem.expr, problem.xs, cache_dir=cache))
+
+
+def _first_call(fn, method: str, x):
+    """Wall time of the first fn.<method>(x) and the cost-report stages it added or grew:
+    ({stage: seconds}, wall)."""
+    before = dict(fn.cost().seconds)
+    _, seconds = wall(lambda: getattr(fn, method)(x))
+    after = fn.cost().seconds
+    added = {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k)}
+    return added, seconds
+
+
+def _is_numba_stage(name: str) -> bool:
+    # The loader labels a method's first call "first grad() (Numba compile or cache load)".
+    return name.startswith("first ") or "numba" in name.lower()
+
+
+def _stage_text(stages: dict) -> str:
+    return ", ".join(f"{k} {v:.2f}s" for k, v in stages.items()) or "-"
+
+
+def table_compile(s: Session) -> dict:
+    cfg = s.cfg
+    rows, cells, stage_lines = [], [], []
+
+    for method, n in (("grad", cfg.compile_grad_n), ("hessian", cfg.compile_hess_n)):
+        problem = rosenbrock(n)
+        try:
+            fn, t_compile = _cold_compile(s, problem, f"{method}{n}")
+            compile_stages = dict(fn.cost().seconds)
+            lines = len(fn.source.splitlines())
+            progress(f"first fn.{method}(x), rosenbrock n={n} (Numba compiles here)")
+            added, t_first = _first_call(fn, method, problem.x)
+            s.compiled.setdefault((problem.name, n), fn)  # reused by the cheap table
+        except Exception as exc:
+            s.note(f"compile table, rosenbrock n={n} {method}: {error_text(exc)}")
+            rows.append({"method": method, "n": n, "error": error_text(exc)})
+            cells.append([f"rosenbrock {method}", str(n), "ERROR"] + ["-"] * 4)
+            continue
+        numba = sum(v for k, v in added.items() if _is_numba_stage(k))
+        lazy = {k: v for k, v in added.items() if not _is_numba_stage(k)}
+        rows.append({"method": method, "n": n, "compile_wall_s": t_compile,
+                     "compile_stages_s": compile_stages, "first_call_wall_s": t_first,
+                     "first_call_stages_s": added, "first_call_numba_s": numba,
+                     "first_call_excl_numba_s": sum(lazy.values()), "source_lines": lines})
+        cells.append([f"rosenbrock {method}", str(n), fmt_time(t_compile),
+                      fmt_time(t_first), fmt_time(sum(lazy.values())) if lazy else "0 (eager)",
+                      fmt_time(numba), str(lines)])
+        stage_lines.append(f"  sb.compile stages, {method} n={n}: {_stage_text(compile_stages)}")
+        stage_lines.append(f"  first {method}() stages, n={n}: {_stage_text(added)}")
+
+    size_rows, size_cells = [], []
+    for n in cfg.source_sizes:
+        reuse = next((r for r in rows if r.get("n") == n and r.get("method") == "grad"
+                      and "source_lines" in r), None)
+        if reuse:
+            t_compile, lines = reuse["compile_wall_s"], reuse["source_lines"]
+        else:
+            try:
+                fn, t_compile = _cold_compile(s, rosenbrock(n), f"size{n}")
+                lines = len(fn.source.splitlines())
+            except Exception as exc:
+                s.note(f"compile table, source size n={n}: {error_text(exc)}")
+                size_cells.append([str(n), "ERROR", "-", "-", "-"])
+                continue
+        size_rows.append({"n": n, "source_lines": lines, "compile_wall_s": t_compile})
+    base = size_rows[0] if size_rows else None
+    for r in size_rows:
+        growth = (r["source_lines"] - base["source_lines"]) / (r["n"] - base["n"]) \
+            if r is not base else None
+        r["lines_per_extra_variable"] = growth
+        size_cells.append([str(r["n"]), str(r["source_lines"]),
+                           f"{r['source_lines'] / r['n']:.1f}",
+                           f"{growth:.1f}" if growth is not None else "-",
+                           fmt_time(r["compile_wall_s"])])
+
+    text = render_table(
+        ["task", "n", "sb.compile [excl. Numba]", "first call [incl. Numba]",
+         "  of it symbolic [excl. Numba]", "  of it Numba", "source lines"], cells)
+    text += "\n" + "\n".join(stage_lines)
+    text += "\n\n" + render_table(
+        ["n", "source lines", "lines / n", "lines per extra variable", "sb.compile [excl. Numba]"],
+        size_cells, align="rrrrr")
+    return {"title": "Compile scale (cold: empty cache folder, SymPy cache cleared; Numba "
+                     "compiles lazily, on a method's first call)",
+            "text": text, "rows": rows, "source_size_rows": size_rows}
+
+
+# ============================================================================ table: cheap gradient
+
+def table_cheap(s: Session) -> dict:
+    cfg = s.cfg
+    problems = [rosenbrock(cfg.cheap_rosen_n), product(cfg.cheap_prod_n),
+                nested_sin(cfg.cheap_sin_depth)]
+    labels = [f"rosenbrock n={cfg.cheap_rosen_n}", f"product of {cfg.cheap_prod_n} variables",
+              f"sin nested {cfg.cheap_sin_depth} deep"]
+    rows, cells = [], []
+    for label, problem in zip(labels, problems):
+        try:
+            fn = s.compile(problem)
+            cost = fn.cost()
+            ops_v, ops_g = cost.ops_after["value"], cost.ops_after["grad"]
+            ops_ratio = cost.gradient_ratio
+            progress(f"first fn(x) and fn.grad(x), {label} (Numba compiles here)")
+            g = fn.grad(problem.x)
+            fn(problem.x)
+        except Exception as exc:
+            s.note(f"cheap table, {label}: {error_text(exc)}")
+            rows.append({"function": label, "error": error_text(exc)})
+            cells.append([label, "ERROR"] + ["-"] * 7)
+            continue
+        ref = problem.ref["grad"]
+        if not agrees(ref(problem.x), g):
+            s.note(f"cheap table, {label}: fn.grad disagrees with the closed form")
+        progress(f"timing {label}: fn(x) vs fn.grad(x)")
+        t = s.compare({"value": lambda: fn(problem.x), "grad": lambda: fn.grad(problem.x)})
+        t_ratio = t["grad"].median / t["value"].median
+        rows.append({"function": label, "ops_value": ops_v, "ops_grad": ops_g,
+                     "ops_ratio": ops_ratio, "ops_before": cost.ops_before,
+                     "timings": {k: v.to_dict() for k, v in t.items()}, "time_ratio": t_ratio})
+        cells.append([label, str(ops_v), str(ops_g), fmt_ratio(ops_ratio),
+                      verdict(ops_ratio, OPS_TARGET), fmt_time(t["value"].median),
+                      fmt_time(t["grad"].median), fmt_ratio(t_ratio), verdict(t_ratio, TIME_TARGET)])
+    text = render_table(["function", "ops value", "ops grad", "ops ratio", f"<={OPS_TARGET:g}?",
+                         "t value", "t grad", "time ratio", f"<={TIME_TARGET:g}?"], cells,
+                        align="l" + "r" * 8)
+    sym = sympy_contrast(s, cfg.sympy_prod_n)
+    return {"title": "Cheap gradient: ops(grad)/ops(value) from fn.cost(), and median "
+                     "time(fn.grad(x)) / time(fn(x))",
+            "text": text + "\n\n" + sym["text"], "rows": rows, "sympy_contrast": sym["rows"]}
+
+
+def sympy_contrast(s: Session, n: int) -> dict:
+    """Operation counts of the gradient of x0*x1*...*x_{n-1}: naive per-variable sympy.diff,
+    the same after sympy.cse, and symbackprop's reverse sweep (operations counted alike: a
+    binary operation or function call is one)."""
+    xs = list(sp.symbols(f"x0:{n}"))
+    p = sp.Mul(*xs)
+    progress(f"sympy.diff / sympy.cse of the {n}-variable product")
+    value_ops = int(sp.count_ops(p))
+    diffs = [sp.diff(p, v) for v in xs]
+    naive = sum(int(sp.count_ops(d)) for d in diffs)
+    (repl, reduced), t_cse = wall(lambda: sp.cse(diffs))
+    cse_ops = sum(int(sp.count_ops(e)) for _, e in repl) + sum(int(sp.count_ops(e)) for e in reduced)
+    rows = [{"method": "value (sympy.count_ops)", "ops": value_ops},
+            {"method": "naive per-variable sympy.diff", "ops": naive},
+            {"method": f"  same after sympy.cse ({t_cse:.2f}s)", "ops": cse_ops}]
+    try:
+        fn = s.compile(product(n))
+        cost = fn.cost()
+        rows.append({"method": "symbackprop grad (fn.cost)", "ops": cost.ops_after["grad"],
+                     "value_ops_symbackprop": cost.ops_after["value"]})
+    except Exception as exc:
+        s.note(f"sympy contrast, symbackprop product n={n}: {error_text(exc)}")
+    cells = [[r["method"], str(r["ops"]), fmt_ratio(r["ops"] / value_ops)] for r in rows]
+    text = (f"Gradient of the {n}-variable product, operation counts (value = {value_ops} "
+            "multiplications):\n" + render_table(["method", "ops", "ops / value ops"], cells,
+                                                  align="lrr"))
+    return {"text": text, "rows": rows}
+
+
+# ============================================================================ main
+
+def header(s: Session) -> list[str]:
+    import numba
+
+    import symbackprop
+
+    vers = {"python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "sympy": sp.__version__,
+            "symbackprop": getattr(symbackprop, "__version__", "?"), **s.peers.versions}
+    threads = [f"NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}",
+               f"OMP/MKL/OPENBLAS_NUM_THREADS=1"]
+    if s.peers.torch:
+        threads.append(f"torch.get_num_threads()={s.peers.torch.get_num_threads()}")
+    if s.peers.jax:
+        threads.append(f"XLA_FLAGS='{os.environ['XLA_FLAGS']}'")
+    cfg = s.cfg
+    return [
+        "symbackprop scalar benchmarks" + (" (--quick)" if cfg.quick else ""),
+        f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
+        f"{platform.system()} {platform.release()}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
+        "threads: single-threaded for fairness: " + "; ".join(threads),
+        f"timing: per-call median of {cfg.repeats} interleaved repeats, each a loop of >= "
+        f"{cfg.min_time * 1000:g} ms (timeit-style autorange) after a warm-up call; "
+        "ratios are of medians from the same run",
+        "symbackprop calls are fn.grad(x) / fn.hessian(x) / fn(x) on a float64 ndarray, "
+        "input validation included; jax.jit(...)(x).block_until_ready() on a jnp array; "
+        "torch.func eager on a float64 tensor",
+        "noise = largest interquartile range among a row's timings, relative to its median",
+    ]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.scalar", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: fewer sizes, fewer repeats, shorter loops")
+    ap.add_argument("--only", action="append", metavar="NAME",
+                    help=f"run only these tables ({', '.join(TABLES)}); repeat or comma-separate")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="where to write the JSON results (default: benchmarks/results/"
+                         "scalar-<time>.json)")
+    args = ap.parse_args(argv)
+    only = [t for item in (args.only or []) for t in item.split(",") if t]
+    unknown = sorted(set(only) - set(TABLES))
+    if unknown:
+        ap.error(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}")
+    selected = [t for t in TABLES if not only or t in only]
+
+    cfg = Config.make(args.quick)
+    s = Session(cfg)
+    started = time.perf_counter()
+    head = header(s)
+    print("\n".join(head), flush=True)
+    runners = {"rosenbrock": table_rosenbrock, "dense": table_dense, "compile": table_compile,
+               "cheap": table_cheap}
+    tables = {}
+    try:
+        for name in selected:
+            progress(f"table {name}")
+            try:
+                table = runners[name](s)
+            except Exception as exc:  # a table that cannot run at all is reported, not fatal
+                s.note(f"table {name} failed: {error_text(exc)}")
+                traceback.print_exc(file=sys.stderr)
+                continue
+            tables[name] = table
+            body = table.get("text") or render_table(table["headers"], table["cells"])
+            print(f"\n== {name}: {table['title']} ==\n{body}", flush=True)
+    finally:
+        shutil.rmtree(cfg.work, ignore_errors=True)
+
+    elapsed = time.perf_counter() - started
+    print("\nnotes:" if s.notes else "\nnotes: none", flush=True)
+    for n in s.notes:
+        print(f"  - {n}")
+    print(f"total wall time {elapsed:.0f} s")
+
+    out = args.json or RESULTS_DIR / (f"scalar-{time.strftime('%Y%m%d-%H%M%S')}"
+                                      f"{'-quick' if cfg.quick else ''}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"header": head, "argv": sys.argv[1:], "quick": cfg.quick,
+               "tables": {k: {kk: vv for kk, vv in v.items() if kk != "cells"}
+                          for k, v in tables.items()},
+               "notes": s.notes, "wall_s": elapsed}
+    out.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n", encoding="utf-8")
+    print(f"results written to {out}")
+    return 0
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    return repr(o)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

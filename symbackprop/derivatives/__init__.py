@@ -1,0 +1,1 @@
+"""Derivatives: the reverse-mode rule table, the adjoint sweep, derivative programs."""

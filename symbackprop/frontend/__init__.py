@@ -1,0 +1,1 @@
+"""Front ends: SymPy expressions (and, later, networks of layers) -> IR nodes."""

@@ -1,0 +1,1 @@
+"""The IR: hash-consed nodes over a closed primitive set, graphs, a reference evaluator."""

@@ -1,0 +1,1 @@
+"""Loader: the on-disk code cache and the wrappers around generated modules."""

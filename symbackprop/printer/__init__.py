@@ -1,0 +1,1 @@
+"""Printers: IR -> source text for Numba, filled into the templates/ skeletons."""
