@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import __version__
+from . import __version__, debug
 from .cost import CostReport, count_ops
 from .derivatives.program import scalar_program, vector_program
 from .errors import SymbackpropError
@@ -152,6 +152,8 @@ def build(request: Request, second_order: bool):
     timer.stage("printer")
     ir_hash = hashlib.sha256((graph.digest() + key).encode()).hexdigest()[:32]
     path = cache.store(key, ir_hash, source)
+    if debug.level():
+        debug.log(f"generated {path}" + (f":\n{source}" if debug.level() >= 3 else ""))
     module = import_module(path)
     timer.stage("write and import")
     return module, path, dict(timer.seconds)

@@ -5,9 +5,7 @@ Set SYMBACKPROP_DEBUG=1 to print the graph's size after each pass (and the IR wi
 
 from __future__ import annotations
 
-import os
-import sys
-
+from .. import debug
 from ..ir.graph import Graph
 from .constant_folding import fold_constants
 from .cse import cse
@@ -23,15 +21,15 @@ MAX_ROUNDS = 4
 
 def optimize(graph: Graph, pipeline=PIPELINE) -> Graph:
     """Run ``pipeline`` until the graph stops changing (at most MAX_ROUNDS rounds)."""
-    debug = int(os.environ.get("SYMBACKPROP_DEBUG", "0") or 0)
+    verbosity = debug.level()
     for _ in range(MAX_ROUNDS):
         changed = False
         for run in pipeline:
             new = run(graph)
             changed |= new is not graph
             graph = new
-            if debug:
-                _trace(run.__name__, graph, debug)
+            if verbosity:
+                _trace(run.__name__, graph, verbosity)
         if not changed:
             break
     return graph
@@ -39,7 +37,7 @@ def optimize(graph: Graph, pipeline=PIPELINE) -> Graph:
 
 def _trace(name: str, graph: Graph, level: int) -> None:
     ops = sum(1 for n in graph.nodes if n.args)
-    print(f"[symbackprop] after {name}: {len(graph.nodes)} nodes, {ops} operations", file=sys.stderr)
+    debug.log(f"after {name}: {len(graph.nodes)} nodes, {ops} operations")
     if level >= 2:
         for out_name, out in graph.outputs.items():
-            print(f"  {out_name}: {list(out.nodes)}", file=sys.stderr)
+            debug.log(f"  {out_name}: {list(out.nodes)}")
