@@ -29,19 +29,19 @@ from .printer.module import render, templates_digest
 from .printer.numba import Kernel, NumbaPrinter, literal
 
 FIRST_ORDER_KERNELS = (
-    Kernel("_value", ("x",), returns="value", doc="f(x)"),
-    Kernel("_grad_into", ("x",), stores=("grad",), doc="grad[i] = df/dx_i: one reverse sweep"),
-    Kernel("_value_and_grad_into", ("x",), stores=("grad",), returns="value",
+    Kernel("_value", ("xs",), returns=("value",), doc="f(x)"),
+    Kernel("_grad_into", ("xs",), stores=("grad",), doc="grad[i] = df/dx_i: one reverse sweep"),
+    Kernel("_value_and_grad_into", ("xs",), stores=("grad",), returns=("value",),
            forward_first="value", doc="f(x), and its gradient into grad"),
 )
 SECOND_ORDER_KERNELS = (
-    Kernel("_hessian_into", ("x",), stores=("hessian",),
+    Kernel("_hessian_into", ("xs",), stores=("hessian",),
            doc="hessian[i, j] = d2f/dx_i dx_j: upper-triangle nonzeros, mirrored"),
-    Kernel("_hvp_into", ("x", "v"), stores=("hvp",), doc="hvp = H(x) v: one sweep over grad f . v"),
+    Kernel("_hvp_into", ("xs", "vs"), stores=("hvp",), doc="hvp = H(x) v: one sweep over grad f . v"),
 )
 VECTOR_KERNELS = (
-    Kernel("_value_into", ("x",), stores=("value",), doc="value[i] = f_i(x)"),
-    Kernel("_jacobian_into", ("x",), stores=("jacobian",), forward_first="value",
+    Kernel("_value_into", ("xs",), stores=("value",), doc="value[i] = f_i(x)"),
+    Kernel("_jacobian_into", ("xs",), stores=("jacobian",), forward_first="value",
            doc="jacobian[i, j] = df_i/dx_j: one reverse sweep per output"),
 )
 
@@ -287,7 +287,7 @@ def _check_point(graph: Graph, n: int) -> np.ndarray:
     candidates = [rng.uniform(0.2, 0.8, n), rng.uniform(-1.0, 1.0, n), rng.uniform(1.0, 2.0, n),
                   rng.uniform(-2.0, -1.0, n)]
     for x in candidates:
-        values = evaluate(roots, {"x": x, "v": np.zeros(n)})
+        values = evaluate(roots, {"xs": x, "vs": np.zeros(n)})
         if all(np.all(np.isfinite(v)) for v in values):
             return np.round(x, 6)
     return np.round(candidates[0], 6)

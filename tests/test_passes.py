@@ -115,7 +115,7 @@ def test_optimize_preserves_values_of_every_output():
     validate(opt)
     rng = np.random.default_rng(3)
     for point in rng.uniform(-1.5, 1.5, (5, 3)):
-        env = {"x": point, "v": np.array([0.3, -0.2, 0.9])}
+        env = {"xs": point, "vs": np.array([0.3, -0.2, 0.9])}
         for name in ("value", "grad", "hessian", "hvp"):
             before = dict(zip(raw["hessian"].outputs[name].index,
                               evaluate(list(raw["hessian"].outputs[name].nodes), env)))

@@ -47,7 +47,7 @@ def scalar_program(f: Node, inputs: Sequence[Node], optimize: Optimize, second_o
             if hij is not None:
                 hess_nodes.append(hij)
                 hess_index.append((i, j))
-    v = [input_("v", i, f"v{i}") for i in range(n)]
+    v = [input_("vs", i, f"v{i}") for i in range(n)]
     dot = None
     for (i,), gi in sorted(g.items()):
         term = gi * v[i]

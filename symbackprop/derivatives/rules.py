@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..ir.elementwise import MapSpec, elementwise, operand
 from ..ir.node import Node, const, is_const, make
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -54,6 +55,49 @@ def _zero(g, out, *inputs):
     return (None,) * len(inputs)
 
 
+# ---- array-level rules: the layer equations (dZ = dA * g'(Z), dW = dZ^T A, dA_prev = dZ W) --
+
+def matmul(a, b): return make("matmul", a, b)
+def transpose(a): return make("transpose", a)
+def softmax_rows(a): return make("softmax_rows", a)
+
+
+def _like(shape_of: Node, g: Node) -> Node:
+    """g broadcast to the shape of ``shape_of`` (which only lends its shape to the loop)."""
+    return elementwise(lambda _, e: e, shape_of, g)
+
+
+def _reduce_to(kind: str, contribution: Node) -> Node:
+    """Sum a full-shape contribution down to a broadcast operand's shape."""
+    if kind == "full":
+        return contribution
+    return make({"row": "colsum", "col": "rowsum", "scalar": "sum_all"}[kind], contribution)
+
+
+def _map(g, out, *inputs):
+    from .reverse import adjoints  # the rule table is used by the sweep: import late
+
+    spec = out.attr
+    k = len(inputs)
+    leaves = [operand(i) for i in range(k)]
+    # One scalar reverse sweep over the body gives every partial, already times the upstream g.
+    partials = adjoints(spec.body, leaves, seed=operand(k, "g"))
+    contributions = []
+    for kind, partial in zip(spec.bcast, partials):
+        if partial is None:
+            contributions.append(None)
+            continue
+        local = make("map", *inputs, g, attr=MapSpec(partial, spec.bcast + ("full",), spec.shape))
+        contributions.append(_reduce_to(kind, local))
+    return tuple(contributions)
+
+
+def _softmax(g, out, z):
+    # J^T g for s = softmax(z), row by row: s * (g - sum_j g_j s_j).
+    weighted = make("rowsum", g * out)
+    return (elementwise(lambda s, gi, r: s * (gi - r), out, g, weighted),)
+
+
 RULES = {
     "add":       lambda g, out, a, b: (g, g),
     "sub":       lambda g, out, a, b: (g, -g),
@@ -91,4 +135,15 @@ RULES = {
     "lt": _zero, "le": _zero, "gt": _zero, "ge": _zero, "eq": _zero, "ne": _zero,
     "and_": _zero, "or_": _zero, "not_": _zero,
     "where":     lambda g, out, c, a, b: (None, where(c, g, ZERO), where(c, ZERO, g)),
+    # arrays
+    "matmul":         lambda g, out, a, b: (matmul(g, transpose(b)), matmul(transpose(a), g)),
+    "transpose":      lambda g, out, a: (transpose(g),),
+    "sum_all":        lambda g, out, a: (_like(a, g),),
+    "colsum":         lambda g, out, a: (_like(a, g),),
+    "rowsum":         lambda g, out, a: (_like(a, g),),
+    "logsumexp_rows": lambda g, out, a: (elementwise(lambda s, gi: gi * s, softmax_rows(a), g),),
+    "softmax_rows":   _softmax,
+    "take":           lambda g, out, a: (make("put", g, attr=(out.attr, a.shape[0])),),
+    "put":            lambda g, out, a: (make("take", g, attr=out.attr[0]),),
+    "map":            _map,
 }

@@ -36,7 +36,7 @@ _RELATIONS = {sp.StrictLessThan: "lt", sp.LessThan: "le", sp.StrictGreaterThan: 
 ONE = const(1.0)
 
 
-def variable_nodes(variables: Sequence[sp.Symbol], array: str = "x") -> list[Node]:
+def variable_nodes(variables: Sequence[sp.Symbol], array: str = "xs") -> list[Node]:
     """One ``input`` leaf per variable, reading ``array[i]`` and named like the symbol."""
     return [input_(array, i, str(v)) for i, v in enumerate(variables)]
 

@@ -68,6 +68,47 @@ IMPL = {
 }
 
 
+def _softmax_rows(z):
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def _logsumexp_rows(z):
+    top = np.max(z, axis=1)
+    return top + np.log(np.sum(np.exp(z - top[:, None]), axis=1))
+
+
+ARRAY_IMPL = {
+    "matmul": np.matmul,
+    "transpose": lambda a: a.T,
+    "sum_all": np.sum,
+    "colsum": lambda a: np.sum(a, axis=0),
+    "rowsum": lambda a: np.sum(a, axis=1),
+    "softmax_rows": _softmax_rows,
+    "logsumexp_rows": _logsumexp_rows,
+}
+
+
+def _map(node: Node, operands: list) -> np.ndarray:
+    spec = node.attr
+    shape = _concrete(spec.shape, operands, spec.bcast)
+    columns = []
+    for value, kind in zip(operands, spec.bcast):
+        value = np.asarray(value, dtype=float)
+        if kind == "col":
+            value = value[:, None]
+        columns.append(np.broadcast_to(value, shape))
+    stacked = np.stack(columns, axis=-1) if columns else np.zeros(shape + (0,))
+    return evaluate([spec.body], {"e": stacked})[0]
+
+
+def _concrete(shape, operands, kinds) -> tuple:
+    for value, kind in zip(operands, kinds):
+        if kind == "full":
+            return np.shape(value)
+    raise ValueError("a map needs at least one full-shape operand to fix its size")
+
+
 def evaluate(roots: list[Node], arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Values of ``roots`` given input arrays by name (last axis indexed by ``input`` leaves).
 
@@ -85,6 +126,23 @@ def evaluate(roots: list[Node], arrays: dict[str, np.ndarray]) -> list[np.ndarra
             elif node.op == "input":
                 array, index, _ = node.attr
                 values[node] = np.asarray(arrays[array], dtype=float)[..., index]
+            elif node.op == "array":
+                values[node] = np.asarray(arrays[node.attr[0]], dtype=float)
+            elif node.op == "dim":
+                name, axis = node.attr
+                values[node] = float(np.shape(arrays[name])[axis])
+            elif node.op == "map":
+                values[node] = _map(node, [values[a] for a in node.args])
+            elif node.op == "take":
+                values[node] = values[node.args[0]][node.attr]
+            elif node.op == "put":
+                index, count = node.attr
+                inner = values[node.args[0]]
+                out = np.zeros((count,) + np.shape(inner))
+                out[index] = inner
+                values[node] = out
+            elif node.op in ARRAY_IMPL:
+                values[node] = ARRAY_IMPL[node.op](*(values[a] for a in node.args))
             else:
                 values[node] = IMPL[node.op](*(values[a] for a in node.args))
     return [np.asarray(values[r], dtype=float) for r in roots]

@@ -10,7 +10,8 @@ import hashlib
 import math
 import weakref
 
-from .ops import ARITY
+from .ops import ARITY, SCALAR_OPS
+from .shapes import infer_shape
 
 _INTERN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
@@ -28,11 +29,12 @@ class Node:
     True
     """
 
-    __slots__ = ("op", "args", "attr", "digest", "__weakref__")
+    __slots__ = ("op", "args", "attr", "shape", "digest", "__weakref__")
 
     op: str
     args: tuple[Node, ...]
     attr: object
+    shape: tuple  # () for scalars; array dims are ints or a name (e.g. "m", the batch size)
     digest: bytes
 
     def __repr__(self) -> str:
@@ -42,17 +44,18 @@ class Node:
             return self.attr[2]
         return f"{self.op}({', '.join(map(repr, self.args))})"
 
-    # Operators build nodes, so derivative rules read like the calculus they encode.
-    def __add__(self, other): return make("add", self, as_node(other))
-    def __radd__(self, other): return make("add", as_node(other), self)
-    def __sub__(self, other): return make("sub", self, as_node(other))
-    def __rsub__(self, other): return make("sub", as_node(other), self)
-    def __mul__(self, other): return make("mul", self, as_node(other))
-    def __rmul__(self, other): return make("mul", as_node(other), self)
-    def __truediv__(self, other): return make("div", self, as_node(other))
-    def __rtruediv__(self, other): return make("div", as_node(other), self)
-    def __pow__(self, other): return make("pow", self, as_node(other))
-    def __neg__(self): return make("neg", self)
+    # Operators build nodes, so derivative rules read like the calculus they encode; on arrays
+    # they build element-wise maps.
+    def __add__(self, other): return arith("add", self, as_node(other))
+    def __radd__(self, other): return arith("add", as_node(other), self)
+    def __sub__(self, other): return arith("sub", self, as_node(other))
+    def __rsub__(self, other): return arith("sub", as_node(other), self)
+    def __mul__(self, other): return arith("mul", self, as_node(other))
+    def __rmul__(self, other): return arith("mul", as_node(other), self)
+    def __truediv__(self, other): return arith("div", self, as_node(other))
+    def __rtruediv__(self, other): return arith("div", as_node(other), self)
+    def __pow__(self, other): return arith("pow", self, as_node(other))
+    def __neg__(self): return arith("neg", self)
 
     @property
     def is_const(self) -> bool:
@@ -66,22 +69,34 @@ def _attr_key(op: str, attr: object) -> object:
 
 def make(op: str, *args: Node, attr: object = None) -> Node:
     """The interned node ``op(*args)``; raises if the arity is wrong (an internal error)."""
-    if ARITY.get(op) != len(args):
-        raise TypeError(f"IR op {op!r} takes {ARITY.get(op)} inputs, got {len(args)}")
+    arity = ARITY.get(op)
+    if arity != len(args) and not (arity == -1 and args):
+        raise TypeError(f"IR op {op!r} takes {arity} inputs, got {len(args)}")
     key = (op, args, _attr_key(op, attr))
     node = _INTERN.get(key)
     if node is not None:
         return node
     node = object.__new__(Node)
     node.op, node.args, node.attr = op, args, attr
+    node.shape = () if op in SCALAR_OPS else infer_shape(op, args, attr)
     h = hashlib.blake2b(digest_size=16)
     h.update(op.encode())
-    h.update(repr(key[2]).encode())
+    h.update(attr.digest if isinstance(attr, Node) else
+             attr.digest_bytes() if hasattr(attr, "digest_bytes") else repr(key[2]).encode())
     for a in args:
         h.update(a.digest)
     node.digest = h.digest()
     _INTERN[key] = node
     return node
+
+
+def arith(op: str, *args: Node) -> Node:
+    """``op`` on scalars, or an element-wise map of it when any argument is an array."""
+    if all(a.shape == () for a in args):
+        return make(op, *args)
+    from .elementwise import elementwise
+
+    return elementwise(lambda *e: make(op, *e), *args)
 
 
 def const(value: float) -> Node:

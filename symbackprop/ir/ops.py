@@ -21,11 +21,23 @@ BINARY = (
 
 TERNARY = ("where",)
 
+SCALAR_OPS = frozenset(LEAVES + UNARY + BINARY + TERNARY)
+
+# Array-level ops (networks): a weight matrix is one node. ``array`` reads a named input array,
+# ``dim`` its size along an axis (the batch size is only known at call time); ``map`` applies a
+# scalar IR body element-wise to its inputs (any number, broadcast per input).
+ARRAY_LEAVES = ("array", "dim")
+ARRAY_UNARY = ("transpose", "sum_all", "colsum", "rowsum", "softmax_rows", "logsumexp_rows",
+               "take", "put")
+ARRAY_BINARY = ("matmul",)
+VARIADIC = ("map",)
+
 ARITY = {
-    **{op: 0 for op in LEAVES},
-    **{op: 1 for op in UNARY},
-    **{op: 2 for op in BINARY},
+    **{op: 0 for op in LEAVES + ARRAY_LEAVES},
+    **{op: 1 for op in UNARY + ARRAY_UNARY},
+    **{op: 2 for op in BINARY + ARRAY_BINARY},
     **{op: 3 for op in TERNARY},
+    **{op: -1 for op in VARIADIC},  # one or more inputs
 }
 
 # max and min are not listed: at ties the gradient goes to the first argument, so order matters.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ..errors import SymbackpropError
@@ -35,16 +36,17 @@ CALLS = {
 
 @dataclass(frozen=True)
 class Kernel:
-    """What one generated function computes: output groups of the graph, stored into arrays.
+    """What one generated function computes: output groups of the graph.
 
-    ``returns`` names a scalar group returned instead of stored; ``arrays`` lists the input
-    arrays the function takes (e.g. ("x",) or ("x", "v")).
+    ``arrays`` lists the input arrays the function takes (they are also its parameter names,
+    e.g. ("xs",) or ("W1", "b1", "X")); ``stores`` names groups written into preallocated
+    arrays passed after them; ``returns`` names groups returned (a scalar or one array node).
     """
 
     name: str
     arrays: tuple[str, ...]
     stores: tuple[str, ...] = ()
-    returns: str | None = None
+    returns: tuple[str, ...] = ()
     doc: str = ""
     forward_first: str | None = None  # a group whose cone is printed first, as "forward"
 
@@ -59,57 +61,70 @@ def literal(value: float) -> str:
 
 
 class NumbaPrinter:
-    """Turns kernels of one graph into source text (bodies of njit functions)."""
+    """Turns kernels of one graph into source text (bodies of njit functions).
 
-    def __init__(self, graph: Graph):
+    ``hints`` optionally names nodes (e.g. Z1, A1, dZ1 for a network's layers), so the
+    generated code shows the equations it computes.
+    """
+
+    def __init__(self, graph: Graph, hints: dict[Node, str] | None = None):
         self.graph = graph
         leaves = list(graph.inputs) + [n for n in graph.nodes if n.op == "input"]
         self.input_names = _input_names(dict.fromkeys(leaves))
+        self.hints = hints or {}
 
     # ---- public -------------------------------------------------------------------------
     def kernel(self, spec: Kernel) -> str:
         groups = [self.graph.outputs[g] for g in spec.stores]
-        ret = self.graph.outputs[spec.returns] if spec.returns else None
-        roots = [n for out in groups for n in out.nodes] + (list(ret.nodes) if ret else [])
+        returned = [self.graph.outputs[g] for g in spec.returns]
+        roots = [n for out in groups + returned for n in out.nodes]
         order = toposort(roots)
+        n_forward = None
         if spec.forward_first:
             first = toposort(self.graph.outputs[spec.forward_first].nodes)
             first_set, needed = set(first), set(order)
             order = [n for n in first if n in needed] + [n for n in order if n not in first_set]
             n_forward = sum(1 for n in order if n in first_set)
-        else:
-            n_forward = None
 
         b = Lines()
         b.add("@nb.njit(cache=True, error_model=\"numpy\")")
-        params = [array_param(a) for a in spec.arrays] + list(spec.stores)
-        b.add(f"def {spec.name}({', '.join(params)}):")
+        b.add(f"def {spec.name}({', '.join(list(spec.arrays) + list(spec.stores))}):")
         with b.indented():
             if spec.doc:
                 b.add(f'"""{spec.doc}"""')
             names: dict[Node, str] = {}
-            ops_seen = 0
-            leaves = sorted((n for n in order if n.op == "input"), key=lambda n: n.attr[:2])
-            for node in leaves:
+            for node in sorted((n for n in order if n.op == "input"), key=lambda n: n.attr[:2]):
                 array, index, _ = node.attr
                 names[node] = self.input_names[node]
-                b.add(f"{names[node]} = {array_param(array)}[{index}]")
+                b.add(f"{names[node]} = {array}[{index}]")
+            used = set(names.values()) | set(spec.arrays) | set(spec.stores)
+            temps = 0
             for k, node in enumerate(order):
                 if node.op == "input":
                     continue
                 if node.op == "const":
                     names[node] = literal(node.attr)
                     continue
+                if node.op == "array":
+                    names[node] = node.attr[0]
+                    continue
                 if n_forward is not None and k == n_forward:
                     b.add("# reverse sweep: adjoints, reusing the forward values above")
-                name = f"t{ops_seen}"
-                ops_seen += 1
-                b.add(f"{name} = {self.expression(node, [names[a] for a in node.args])}")
+                name = self.hints.get(node)
+                if name is None or name in used:
+                    name, temps = f"t{temps}", temps + 1
+                used.add(name)
+                args = [names[a] for a in node.args]
+                emit = getattr(self, f"_emit_{node.op}", None)
+                if emit is not None:
+                    emit(b, node, name, args)
+                else:
+                    b.add(f"{name} = {self.expression(node, args)}")
                 names[node] = name
             for gname, out in zip(spec.stores, groups):
                 self._store(b, gname, out, names)
-            if ret is not None:
-                b.add(f"return {names[ret.nodes[0]] if ret.nodes else '0.0'}")
+            if returned:
+                b.add("return " + ", ".join(_returned(out, names) for out in returned))
         return b.text()
 
     def expression(self, node: Node, args: list[str]) -> str:
@@ -142,6 +157,54 @@ class NumbaPrinter:
                 return f"{a} ** {int(p)}" if p > 0 else f"{a} ** ({int(p)})"
         return f"{a} ** {b}"
 
+    # ---- array kinds ----------------------------------------------------------------------
+    def _print_dim(self, node):
+        array, axis = node.attr
+        return f"float({array}.shape[{axis}])"
+
+    def _print_matmul(self, node, a, b): return f"np.dot({a}, {b})"
+    def _print_transpose(self, node, a): return f"{a}.T"
+    def _print_sum_all(self, node, a): return f"np.sum({a})"
+    def _print_colsum(self, node, a): return f"np.sum({a}, axis=0)"
+    def _print_rowsum(self, node, a): return f"np.sum({a}, axis=1)"
+    def _print_softmax_rows(self, node, a): return f"_softmax_rows({a})"
+    def _print_logsumexp_rows(self, node, a): return f"_logsumexp_rows({a})"
+    def _print_take(self, node, a): return f"{a}[{node.attr}]"
+    def _print_put(self, node, a): return f"_put({a}, {node.attr[0]}, {node.attr[1]})"
+
+    def _emit_map(self, b: Lines, node: Node, name: str, args: list[str]) -> None:
+        """One fused loop nest: load each operand's element, run the scalar body, store."""
+        spec = node.attr
+        index = ("i", "j", "k", "l")[: len(spec.shape)]
+        full = args[spec.bcast.index("full")]
+        b.add(f"{name} = np.empty({full}.shape)")
+        with ExitStack() as loops:
+            for axis, var in enumerate(index):
+                b.add(f"for {var} in range({name}.shape[{axis}]):")
+                loops.enter_context(b.indented())
+            value = self._map_body(b, spec, index, args)
+            b.add(f"{name}[{', '.join(index)}] = {value}")
+
+    def _map_body(self, b: Lines, spec, index, args) -> str:
+        """Print the scalar body of a map for one element; returns the name of its value."""
+        local: dict[Node, str] = {}
+        body = toposort([spec.body])
+        for leaf in sorted((n for n in body if n.op == "input"), key=lambda n: n.attr[1]):
+            k = leaf.attr[1]
+            at = {"full": f"[{', '.join(index)}]", "row": f"[{index[-1]}]",
+                  "col": f"[{index[0]}]", "scalar": ""}[spec.bcast[k]]
+            local[leaf] = f"e{k}"
+            b.add(f"e{k} = {args[k]}{at}")
+        count = 0
+        for n in body:
+            if n.op == "const":
+                local[n] = literal(n.attr)
+            elif n.op != "input":
+                local[n] = f"s{count}"
+                count += 1
+                b.add(f"{local[n]} = {self.expression(n, [local[a] for a in n.args])}")
+        return local[spec.body]
+
     # ---- outputs ------------------------------------------------------------------------
     def _store(self, b: Lines, name: str, out: Output, names: dict[Node, str]) -> None:
         total = math.prod(out.shape)
@@ -162,9 +225,12 @@ _RESERVED = {"math", "np", "nb", "out", "grad", "hessian", "hvp", "value", "jaco
              "abs", "max", "min", "range"}
 
 
-def array_param(array: str) -> str:
-    """The parameter name of input array ``array`` in a kernel: x -> xs, v -> vs."""
-    return f"{array}s"
+def _returned(out: Output, names: dict[Node, str]) -> str:
+    if not out.nodes:
+        return "0.0"
+    if len(out.nodes) != 1 or out.index[0] != ():
+        raise SymbackpropError("only a scalar or a single array node can be returned")
+    return names[out.nodes[0]]
 
 
 def _input_names(inputs) -> dict[Node, str]:
@@ -178,7 +244,7 @@ def _input_names(inputs) -> dict[Node, str]:
         if not base or base[0].isdigit() or base.startswith("_"):
             base = f"{array}{index}"
         if (keyword.iskeyword(base) or base in _RESERVED or re.fullmatch(r"t\d+", base)
-                or base == array_param(array)):
+                or base in ("xs", "vs")):
             base = f"{base}_"
         name, k = base, 1
         while name in used:
