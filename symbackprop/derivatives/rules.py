@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from ..ir.elementwise import MapSpec, elementwise, operand
+from ..ir.graph import substitute
 from ..ir.node import Node, const, is_const, make
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -81,13 +82,18 @@ def _map(g, out, *inputs):
     k = len(inputs)
     leaves = [operand(i) for i in range(k)]
     # One scalar reverse sweep over the body gives every partial, already times the upstream g.
-    partials = adjoints(spec.body, leaves, seed=operand(k, "g"))
+    partials = adjoints(spec.body, leaves, seed=operand(k))
+    # Where a partial uses the body's own value (tanh' = 1 - tanh^2, sigmoid' = s (1 - s)), it
+    # reads the forward map's output instead of recomputing it.
+    forward = {spec.body: operand(k + 1)} if spec.body.args else {}
+    bcast = spec.bcast + ("full", "full")
     contributions = []
     for kind, partial in zip(spec.bcast, partials):
         if partial is None:
             contributions.append(None)
             continue
-        local = make("map", *inputs, g, attr=MapSpec(partial, spec.bcast + ("full",), spec.shape))
+        body = substitute(partial, forward)
+        local = make("map", *inputs, g, out, attr=MapSpec(body, bcast, spec.shape))
         contributions.append(_reduce_to(kind, local))
     return tuple(contributions)
 

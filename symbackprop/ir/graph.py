@@ -84,11 +84,12 @@ def with_outputs(graph: Graph, outputs: dict[str, Output]) -> Graph:
     return Graph(graph.inputs, outputs, tuple(toposort(roots)))
 
 
-def rewrite(graph: Graph, fn) -> Graph:
+def rewrite(graph: Graph, fn, with_original: bool = False) -> Graph:
     """Apply ``fn(node_with_rewritten_args) -> Node`` bottom-up over every node of ``graph``.
 
     ``fn`` sees each node after its arguments were rewritten and returns its replacement
-    (or the node itself). Nodes that become unreachable stay in the list for DCE to prune.
+    (or the node itself); with ``with_original`` it also gets the node as it was in ``graph``.
+    Nodes that become unreachable stay in the list for DCE to prune.
     Returns ``graph`` itself when nothing changed, so pipelines can detect a fixpoint cheaply.
     """
     mapped: dict[Node, Node] = {}
@@ -101,7 +102,7 @@ def rewrite(graph: Graph, fn) -> Graph:
             args = tuple([mapped[a] for a in node.args])
             if args != node.args:
                 rebuilt = make(node.op, *args, attr=node.attr)
-        new = fn(rebuilt)
+        new = fn(rebuilt, node) if with_original else fn(rebuilt)
         if new is not node:
             changed = True
         mapped[node] = new
@@ -118,3 +119,23 @@ def rewrite(graph: Graph, fn) -> Graph:
         name: out.with_nodes(mapped[n] for n in out.nodes) for name, out in graph.outputs.items()
     }
     return Graph(graph.inputs, outputs, tuple(order))
+
+
+def substitute(root: Node, mapping: dict[Node, Node]) -> Node:
+    """``root`` with every node in ``mapping`` replaced (bottom-up, sharing preserved).
+
+    >>> from symbackprop.ir.node import input_, const
+    >>> a, b = input_("e", 0, "a"), input_("e", 1, "b")
+    >>> substitute(a * a + b, {a: const(2.0)})
+    add(mul(2.0, 2.0), b)
+    """
+    new: dict[Node, Node] = {}
+    for node in toposort([root]):
+        if node in mapping:
+            new[node] = mapping[node]
+        elif node.args:
+            args = tuple(new[a] for a in node.args)
+            new[node] = node if args == node.args else make(node.op, *args, attr=node.attr)
+        else:
+            new[node] = node
+    return new[root]

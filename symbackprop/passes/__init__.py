@@ -10,11 +10,14 @@ from ..ir.graph import Graph
 from .constant_folding import fold_constants
 from .cse import cse
 from .dce import dce
+from .elementwise import fuse, tidy
 from .forward_reuse import reuse_forward_values
 from .simplify import simplify
 from .stable_forms import stabilize
 
-PIPELINE = (fold_constants, simplify, stabilize, reuse_forward_values, cse, dce)
+# Passes over scalar nodes; map bodies are optimized with these too (by the tidy pass).
+SCALAR_PIPELINE = (fold_constants, simplify, stabilize, reuse_forward_values, cse, dce)
+PIPELINE = SCALAR_PIPELINE[:-1] + (tidy, fuse, dce)
 
 MAX_ROUNDS = 4
 
