@@ -16,11 +16,15 @@ __version__ = "0.1.0"
 
 from .errors import SymbackpropError
 from .frontend.functions import elu, hardtanh, leaky_relu, relu, sigmoid, softplus
+from .frontend.network import Dense, Maxout
 from .loader.compiled import CompiledFunction
+from .loader.model import CompiledNetwork
+from .networks import Sequential
 from .pipeline import compile
 from .symbolic import grad, hessian, jacobian
 
 __all__ = [
     "SymbackpropError", "CompiledFunction", "compile", "grad", "hessian", "jacobian",
     "sigmoid", "softplus", "relu", "leaky_relu", "elu", "hardtanh", "__version__",
+    "Sequential", "Dense", "Maxout", "CompiledNetwork",
 ]

@@ -25,7 +25,7 @@ from .ir.graph import Graph
 from .loader.cache import Cache
 from .loader.compiled import CompiledFunction, import_module
 from .passes import optimize
-from .printer.module import render, templates_digest
+from .printer.module import render, generator_digest
 from .printer.numba import Kernel, NumbaPrinter, literal
 
 FIRST_ORDER_KERNELS = (
@@ -58,7 +58,7 @@ class Request:
 
     def key(self, second_order: bool) -> str:
         h = hashlib.sha256()
-        parts = (__version__, templates_digest(), str(self.vector), str(second_order),
+        parts = (__version__, generator_digest(), str(self.vector), str(second_order),
                  repr([sp.srepr(v) for v in self.variables]),
                  repr(sorted((sp.srepr(k), float.hex(v)) for k, v in self.constants)))
         for part in parts:
@@ -118,39 +118,48 @@ def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
 
 def build(request: Request, second_order: bool):
     """(module, path, seconds by stage) for ``request``: from the cache, else generated."""
-    timer = _Stages()
-    key = request.key(second_order)
-    cache = Cache(request.cache_dir)
+
+    def generate(timer: Stages) -> tuple[str, str]:
+        leaves = variable_nodes(request.variables)
+        nodes = to_ir(request.exprs, dict(zip(request.variables, leaves)),
+                      dict(request.constants))
+        timer.stage("front end")
+        optimize_timed = timer.timed("passes", optimize)
+        if request.vector:
+            raw, graph = vector_program(nodes, leaves, optimize_timed)
+            groups = {"value": ["value"], "jacobian": ["value", "jacobian"]}
+            kernels = VECTOR_KERNELS
+        else:
+            raw, graph = scalar_program(nodes[0], leaves, optimize_timed, second_order)
+            groups = {"value": ["value"], "grad": ["grad"]}
+            kernels = FIRST_ORDER_KERNELS
+            if second_order:
+                groups.update(hessian=["hessian"], hvp=["hvp"])
+                kernels += SECOND_ORDER_KERNELS
+        timer.stage("derivatives", minus=timer.seconds.get("passes", 0.0))
+        cost = CostReport(
+            {k: count_ops(raw[k], g) for k, g in groups.items()},
+            {k: count_ops(graph, g) for k, g in groups.items()},
+        )
+        source = _module_source(request, graph, kernels, second_order, cost, timer)
+        timer.stage("printer")
+        return source, graph.digest()
+
+    return cached_module(Cache(request.cache_dir), request.key(second_order), generate)
+
+
+def cached_module(cache: Cache, key: str, generate):
+    """Load the module cached under ``key``, or make it: ``generate(timer) -> (source, ir
+    digest)``, then store (atomically) and import. Returns (module, path, seconds by stage)."""
+    timer = Stages()
     path = cache.lookup(key)
     if path is not None:
         try:
             return import_module(path), path, {"cache load": timer.lap()}
         except Exception:  # an entry that verifies but will not import is rebuilt below
             pass
-
-    leaves = variable_nodes(request.variables)
-    nodes = to_ir(request.exprs, dict(zip(request.variables, leaves)), dict(request.constants))
-    timer.stage("front end")
-    optimize_timed = timer.timed("passes", optimize)
-    if request.vector:
-        raw, graph = vector_program(nodes, leaves, optimize_timed)
-        groups = {"value": ["value"], "jacobian": ["value", "jacobian"]}
-        kernels = VECTOR_KERNELS
-    else:
-        raw, graph = scalar_program(nodes[0], leaves, optimize_timed, second_order)
-        groups = {"value": ["value"], "grad": ["grad"]}
-        kernels = FIRST_ORDER_KERNELS
-        if second_order:
-            groups.update(hessian=["hessian"], hvp=["hvp"])
-            kernels += SECOND_ORDER_KERNELS
-    timer.stage("derivatives", minus=timer.seconds.get("passes", 0.0))
-    cost = CostReport(
-        {k: count_ops(raw[k], g) for k, g in groups.items()},
-        {k: count_ops(graph, g) for k, g in groups.items()},
-    )
-    source = _module_source(request, graph, kernels, second_order, cost, timer)
-    timer.stage("printer")
-    ir_hash = hashlib.sha256((graph.digest() + key).encode()).hexdigest()[:32]
+    source, ir_digest = generate(timer)
+    ir_hash = hashlib.sha256((ir_digest + key).encode()).hexdigest()[:32]
     path = cache.store(key, ir_hash, source)
     if debug.level():
         debug.log(f"generated {path}" + (f":\n{source}" if debug.level() >= 3 else ""))
@@ -310,7 +319,7 @@ def _docstring_safe(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-class _Stages:
+class Stages:
     """Wall-clock seconds per compile stage."""
 
     def __init__(self):

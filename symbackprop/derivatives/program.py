@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..ir.graph import Graph, Output, with_outputs
-from ..ir.node import ZERO, Node, input_
+from ..ir.graph import Graph, Output, toposort, with_outputs
+from ..ir.node import ZERO, Node, input_, make
 from .reverse import adjoints
 
 Optimize = Callable[[Graph], Graph]
@@ -80,3 +80,59 @@ def vector_program(fs: Sequence[Node], inputs: Sequence[Node], optimize: Optimiz
     raw_full = with_outputs(forward, {"value": forward.outputs["value"], "jacobian": jac})
     final = optimize(raw_full)
     return {"value": raw_value, "jacobian": raw_full}, final
+
+
+def _zeros_like(param: Node) -> Node:
+    from ..ir.elementwise import elementwise
+    from ..ir.node import const
+
+    return const(0.0) if param.shape == () else elementwise(lambda _: const(0.0), param)
+
+
+def _whole(node: Node) -> Output:
+    """An output group holding one whole (array or scalar) node."""
+    return Output((node,), ((),), tuple(node.shape))
+
+
+def network_program(params: dict[str, Node], output: Node, loss: Node, names: dict,
+                    adjoint_names: dict, optimize: Optimize, second_order: bool):
+    """(raw graphs by stage, optimized graph) for a network: "forward" (Y_hat), "loss",
+    "d<param>" (one reverse sweep) and, with ``second_order``, "hv<param>" (H v by a second
+    sweep over sum_p <d<param>, V_p>, with V_p the direction's block for parameter p).
+
+    ``names`` label forward nodes for the printer; ``adjoint_names`` label nodes whose
+    adjoint gets "d" + the label (the layers' pre-activation products -> dZ1, dZ2, ...)."""
+    leaves = list(params.values())
+    # Adjoint labels ride along as "@label" names so they follow their nodes through rewrites.
+    tagged = {**names, **{n: "@" + label for n, label in adjoint_names.items()}}
+    raw_forward = Graph((), {"forward": _whole(output), "loss": _whole(loss)},
+                        tuple(toposort([output, loss])), tagged)
+    forward = optimize(raw_forward)
+    labels = {n: label.lstrip("@") for n, label in forward.names.items()}
+    grads = adjoints(forward.outputs["loss"].nodes[0], leaves, names=labels)
+    adjoint_keys = {n for n, label in forward.names.items() if label.startswith("@")}
+    names = {n: label for n, label in labels.items() if n not in adjoint_keys}
+    raw_forward = Graph(raw_forward.inputs, raw_forward.outputs, raw_forward.nodes, dict(names))
+    grads = [g if g is not None else _zeros_like(p) for g, p in zip(grads, leaves)]
+    outputs = dict(forward.outputs)
+    outputs.update({f"d{name}": _whole(g) for name, g in zip(params, grads)})
+    raw_grad = Graph((), outputs, tuple(toposort(n for o in outputs.values() for n in o.nodes)),
+                     {**names, **{g: f"d{name}" for name, g in zip(params, grads) if g.args}})
+    with_grad = optimize(raw_grad)
+    if not second_order:
+        return {"forward": raw_forward, "loss": raw_forward, "grad": raw_grad}, with_grad
+    directions = {name: input_(f"V_{name}", 0, f"V_{name}") if p.shape == ()
+                  else make("array", attr=(f"V_{name}", p.shape)) for name, p in params.items()}
+    dot = None
+    for name in params:
+        g = with_grad.outputs[f"d{name}"].nodes[0]
+        term = g * directions[name] if g.shape == () else make("sum_all", g * directions[name])
+        dot = term if dot is None else dot + term
+    hv = adjoints(dot, leaves)
+    hv = [h if h is not None else _zeros_like(p) for h, p in zip(hv, leaves)]
+    outputs = dict(with_grad.outputs)
+    outputs.update({f"hv{name}": _whole(h) for name, h in zip(params, hv)})
+    raw_full = Graph((), outputs, tuple(toposort(n for o in outputs.values() for n in o.nodes)),
+                     dict(with_grad.names))
+    final = optimize(raw_full)
+    return {"forward": raw_forward, "loss": raw_forward, "grad": raw_grad, "hvp": raw_full}, final

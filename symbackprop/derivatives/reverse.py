@@ -23,8 +23,12 @@ def _active(order: list[Node], wrt: set[Node]) -> set[Node]:
     return active
 
 
-def adjoints(root: Node, wrt: Sequence[Node], seed: Node | float = 1.0) -> list[Node | None]:
+def adjoints(root: Node, wrt: Sequence[Node], seed: Node | float = 1.0,
+             names: dict[Node, str] | None = None) -> list[Node | None]:
     """d(seed * root)/d w for each w in ``wrt``; ``None`` where root does not depend on w.
+
+    With ``names`` (display names of forward nodes), each named node's adjoint is named
+    "d" + its name (Z1 -> dZ1), so generated code shows the layer equations.
 
     >>> from symbackprop.ir.node import input_
     >>> x, y = input_("x", 0, "x"), input_("x", 1, "y")
@@ -42,13 +46,20 @@ def adjoints(root: Node, wrt: Sequence[Node], seed: Node | float = 1.0) -> list[
         g = adj.pop(node, None)
         if g is None:
             continue
+        if names is not None and node in names and g.args and g not in names:
+            names[g] = "d" + names[node]
         contributions = RULES[node.op](g, node, *node.args)
         for arg, c in zip(node.args, contributions):
             if c is None or arg not in active:
                 continue
             prev = adj.get(arg)
             adj[arg] = c if prev is None else prev + c
-    return [adj.get(w) for w in wrt]
+    result = [adj.get(w) for w in wrt]
+    if names is not None:
+        for w, g in zip(wrt, result):
+            if g is not None and g.args and w in names and g not in names:
+                names[g] = "d" + names[w]
+    return result
 
 
 def _const(value: float) -> Node:

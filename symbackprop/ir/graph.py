@@ -31,9 +31,13 @@ class Output:
 
 @dataclass(frozen=True)
 class Graph:
+    """``names`` are optional display names (Z1, A1, dZ1, ...) that the printer uses for the
+    nodes' temporaries; rewrites carry a name over to the node that replaces its holder."""
+
     inputs: tuple[Node, ...]
     outputs: dict[str, Output]
     nodes: tuple[Node, ...] = field(default=())
+    names: dict = field(default_factory=dict, compare=False)
 
     def output_nodes(self, names=None):
         for name, out in self.outputs.items():
@@ -81,7 +85,7 @@ def toposort(roots, seen: set[Node] | None = None) -> list[Node]:
 def with_outputs(graph: Graph, outputs: dict[str, Output]) -> Graph:
     """``graph`` with new outputs and its node list recomputed from them."""
     roots = [n for out in outputs.values() for n in out.nodes]
-    return Graph(graph.inputs, outputs, tuple(toposort(roots)))
+    return Graph(graph.inputs, outputs, tuple(toposort(roots)), graph.names)
 
 
 def rewrite(graph: Graph, fn, with_original: bool = False) -> Graph:
@@ -118,7 +122,12 @@ def rewrite(graph: Graph, fn, with_original: bool = False) -> Graph:
     outputs = {
         name: out.with_nodes(mapped[n] for n in out.nodes) for name, out in graph.outputs.items()
     }
-    return Graph(graph.inputs, outputs, tuple(order))
+    names = dict(graph.names)
+    for old, label in graph.names.items():
+        new = mapped.get(old)
+        if new is not None and new is not old and new.args and new not in names:
+            names[new] = label
+    return Graph(graph.inputs, outputs, tuple(order), names)
 
 
 def substitute(root: Node, mapping: dict[Node, Node]) -> Node:

@@ -8,9 +8,12 @@ import importlib.util
 import os
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numba  # noqa: F401  (imported with the loader: generated modules need it at once)
+import numpy as np
+from numba.core import event
 
 from ..cost import CostReport
 from ..errors import SymbackpropError
@@ -34,6 +37,35 @@ def import_module(path: Path):
     return module
 
 
+class _NumbaCompileTimes(event.Listener):
+    """Seconds Numba spends compiling, per generated module (Numba's own event API), so the
+    cost report shows compile time without any bookkeeping on the call path."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._starts: list[float] = []
+
+    def on_start(self, ev):
+        self._starts.append(time.perf_counter())
+
+    def on_end(self, ev):
+        start = self._starts.pop()
+        if not self._starts:  # count the outermost compile only (it includes callees)
+            module = getattr(ev.data.get("dispatcher"), "py_func", None)
+            self.seconds[getattr(module, "__module__", "?")] += time.perf_counter() - start
+
+
+NUMBA_COMPILE_TIMES = _NumbaCompileTimes()
+event.register("numba:compile", NUMBA_COMPILE_TIMES)
+
+_NDARRAY = np.ndarray
+_F64 = np.dtype(np.float64)
+
+
+def _error(exc: ValueError) -> SymbackpropError:
+    return SymbackpropError(str(exc))
+
+
 class CompiledFunction:
     """A function compiled by :func:`symbackprop.compile`.
 
@@ -44,81 +76,111 @@ class CompiledFunction:
     20.0
     >>> fn.grad([3.0, 2.0])
     array([12., 10.])
+
+    Calls with a float64 array of shape (n,) go straight to the Numba kernel; anything else
+    goes through the module's validating entry point (lists, other dtypes, batches).
     """
 
     def __init__(self, module, path: Path, seconds: dict[str, float] | None = None,
                  upgrade=None):
-        self._m = module
-        self.path = Path(path)
+        self._first = module  # value and first derivatives (kept: it is already compiled)
+        self._full = module if (module.SECOND_ORDER or upgrade is None) else None
+        self._path = Path(path)
         self.n_inputs: int = module.N_INPUTS
         self.n_outputs: int | None = module.N_OUTPUTS
         self.input_names: tuple[str, ...] = module.INPUT_NAMES
+        shape = (self.n_inputs,)
+        # Shapes taking the fast path: scalar-only methods never match for a vector function.
+        self._shape, self._scalar_shape = shape, (None if self.n_outputs is not None else shape)
         self._seconds = dict(seconds or {})
         # Builds the module with second derivatives: () -> (module, path, seconds).
         self._upgrade = upgrade
-
-    def _second_order(self) -> None:
-        if self._upgrade is None or self._m.SECOND_ORDER:
-            return
-        module, path, seconds = self._upgrade()
-        self._m, self.path = module, Path(path)
-        self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
-        self._upgrade = None
+        self._value = module._value
+        self._grad = getattr(module, "_grad", None)
+        self._value_and_grad = getattr(module, "_value_and_grad", None)
+        self._jacobian = getattr(module, "_jacobian", None)
 
     @property
     def is_vector(self) -> bool:
         return self.n_outputs is not None
 
-    def _run(self, name: str, *args):
-        first = name not in self._seconds
-        start = time.perf_counter() if first else 0.0
-        try:
-            result = getattr(self._m, name)(*args)
-        except ValueError as exc:
-            raise SymbackpropError(str(exc)) from None
-        if first:
-            self._seconds[name] = 0.0
-            self._seconds[f"first {name}() (Numba compile or cache load)"] = (
-                time.perf_counter() - start)
-        return result
+    @property
+    def path(self) -> Path:
+        """The generated module's file (the complete one once second derivatives exist)."""
+        return self._path
+
+    def _second_order(self):
+        if self._full is None:
+            module, path, seconds = self._upgrade()
+            self._full, self._path = module, Path(path)
+            self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
+        return self._full
 
     def __call__(self, x):
         """f(x): a float (scalar f) or shape (m,) (vector f); a 2-D x gives one row per sample."""
-        return self._run("value", x)
+        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._shape:
+            return self._value(x)
+        try:
+            return self._first.value(x)
+        except ValueError as exc:
+            raise _error(exc) from None
 
     def grad(self, x):
         """Gradient, shape (n,) or (batch, n)."""
-        return self._run("grad", x)
+        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape:
+            return self._grad(x)
+        try:
+            return self._first.grad(x)
+        except ValueError as exc:
+            raise _error(exc) from None
 
     def value_and_grad(self, x):
         """(f(x), grad f(x)) from one forward and one reverse sweep."""
-        return self._run("value_and_grad", x)
+        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape:
+            return self._value_and_grad(x)
+        try:
+            return self._first.value_and_grad(x)
+        except ValueError as exc:
+            raise _error(exc) from None
 
     def hessian(self, x):
         """Hessian, shape (n, n) or (batch, n, n); only its upper triangle's nonzeros are computed.
 
         Its code is generated on the first call (and cached like the rest).
         """
-        self._second_order()
-        return self._run("hessian", x)
+        module = self._first if self.is_vector else self._second_order()
+        try:
+            return module.hessian(x)
+        except ValueError as exc:
+            raise _error(exc) from None
 
     def hvp(self, x, v):
         """Hessian-vector product H(x) v, shape (n,) or (batch, n), without forming H."""
-        self._second_order()
-        return self._run("hvp", x, v)
+        module = self._first if self.is_vector else self._second_order()
+        try:
+            return module.hvp(x, v)
+        except ValueError as exc:
+            raise _error(exc) from None
 
     def jacobian(self, x):
         """Jacobian of a vector function, shape (m, n) or (batch, m, n)."""
         if not self.is_vector:
             raise SymbackpropError("jacobian is for vector functions (compile a list of "
                                    "expressions); use grad for a scalar function")
-        return self._run("jacobian", x)
+        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._shape:
+            return self._jacobian(x)
+        try:
+            return self._first.jacobian(x)
+        except ValueError as exc:
+            raise _error(exc) from None
 
     @property
     def source(self) -> str:
-        """The generated Python source (the complete module, second derivatives included)."""
-        self._second_order()
-        return self.path.read_text(encoding="utf-8")
+        """The generated Python source: the complete module, second derivatives included
+        (generating them on first access)."""
+        if not self.is_vector:
+            self._second_order()
+        return self._path.read_text(encoding="utf-8")
 
     def save(self, path) -> Path:
         """Write the standalone module (needs only numpy and numba) to ``path``; returns it."""
@@ -126,18 +188,24 @@ class CompiledFunction:
         if target.suffix != ".py":
             raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
         check_writable_target(target)
-        self._second_order()
-        write_atomic(target, self.path.read_bytes())
+        if not self.is_vector:
+            self._second_order()
+        write_atomic(target, self._path.read_bytes())
         return target
 
     def cost(self) -> CostReport:
         """Operation counts before/after the passes, the gradient/value ratio, and the seconds
-        each stage took in this process (generation stages, or "cache load"; first calls)."""
-        report = CostReport.from_dict(self._m.COST)
+        each stage took in this process (generation or "cache load", and Numba compiling)."""
+        module = self._full or self._first
+        report = CostReport.from_dict(module.COST)
         report.seconds = {k: v for k, v in self._seconds.items() if v}
+        numba_seconds = sum(NUMBA_COMPILE_TIMES.seconds.get(m.__name__, 0.0)
+                            for m in {self._first, module})
+        if numba_seconds:
+            report.seconds["numba compile"] = numba_seconds
         return report
 
     def __repr__(self) -> str:
         kind = f"{self.n_outputs} outputs" if self.is_vector else "scalar"
         return (f"<CompiledFunction {kind} of ({', '.join(self.input_names)}) "
-                f"from {os.path.basename(self.path)}>")
+                f"from {os.path.basename(self._path)}>")

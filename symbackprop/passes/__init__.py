@@ -8,16 +8,16 @@ from __future__ import annotations
 from .. import debug
 from ..ir.graph import Graph
 from .constant_folding import fold_constants
-from .cse import cse
+from .cse import cse, cse_structural
 from .dce import dce
 from .elementwise import fuse, tidy
 from .forward_reuse import reuse_forward_values
 from .simplify import simplify
 from .stable_forms import stabilize
 
-# Passes over scalar nodes; map bodies are optimized with these too (by the tidy pass).
-SCALAR_PIPELINE = (fold_constants, simplify, stabilize, reuse_forward_values, cse, dce)
-PIPELINE = SCALAR_PIPELINE[:-1] + (tidy, fuse, dce)
+PIPELINE = (fold_constants, simplify, stabilize, reuse_forward_values, cse, tidy, fuse, dce)
+# Element-wise map bodies (small scalar graphs) are optimized with this one, by the tidy pass.
+BODY_PIPELINE = (fold_constants, simplify, stabilize, reuse_forward_values, cse_structural, dce)
 
 MAX_ROUNDS = 4
 

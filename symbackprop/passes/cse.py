@@ -23,3 +23,24 @@ def commuted_to_canonical(node: Node) -> Node:
 
 def cse(graph: Graph) -> Graph:
     return rewrite(graph, commuted_to_canonical)
+
+
+def cse_structural(graph: Graph) -> Graph:
+    """CSE for element-wise map bodies: commutative operands ordered by structure, with
+    operand leaves by index, so renumbering a map's operands never flips the order (ordering
+    by digest could, and the tidy and fuse passes would then undo each other forever)."""
+    keys: dict[Node, tuple] = {}
+
+    def key(node: Node) -> tuple:
+        if node not in keys:
+            keys[node] = (node.op, repr(node.attr), tuple(key(a) for a in node.args))
+        return keys[node]
+
+    def step(node: Node) -> Node:
+        if node.op in COMMUTATIVE:
+            a, b = node.args
+            if key(b) < key(a):
+                return make(node.op, b, a, attr=node.attr)
+        return node
+
+    return rewrite(graph, step)

@@ -23,4 +23,6 @@ def dce(graph: Graph) -> Graph:
     live = toposort(n for out in outputs.values() for n in out.nodes)
     if len(live) == len(graph.nodes) and all(outputs[k] is graph.outputs[k] for k in outputs):
         return graph
-    return Graph(graph.inputs, outputs, tuple(live))
+    live_set = set(live)
+    names = {n: label for n, label in graph.names.items() if n in live_set}
+    return Graph(graph.inputs, outputs, tuple(live), names)

@@ -83,11 +83,11 @@ def transpose_pairs_to_operand(node: Node) -> Node:
 
 
 def _body_optimized(node: Node) -> Node:
-    from . import SCALAR_PIPELINE, optimize
+    from . import BODY_PIPELINE, optimize
 
     spec = node.attr
     out = Output((spec.body,), ((),), ())
-    body = optimize(with_outputs(Graph((), {}), {"body": out}), SCALAR_PIPELINE)
+    body = optimize(with_outputs(Graph((), {}), {"body": out}), BODY_PIPELINE)
     new = body.outputs["body"].nodes[0]
     return node if new is spec.body else make("map", *node.args, attr=MapSpec(new, spec.bcast, spec.shape))
 

@@ -5,7 +5,8 @@ sigmoid and softplus print with formulas that never overflow; log1p/expm1 keep p
 
 from __future__ import annotations
 
-from ..ir.graph import Graph
+from ..ir.elementwise import MapSpec, operand
+from ..ir.graph import Graph, substitute, toposort
 from ..ir.node import Node, is_const, make
 from .rules import apply_rules, const_arg
 
@@ -81,7 +82,27 @@ def log_exp_to_operand(node: Node) -> Node | None:
     return node.args[0].args[0] if node.op == "log" and node.args[0].op == "exp" else None
 
 
+def log_softmax_to_logsumexp(node: Node) -> Node | None:
+    """map(... log(a) ...)(softmax_rows(Z)) -> map(... (z - lse) ...)(Z, logsumexp_rows(Z)):
+    cross-entropy on logits, no log of an underflowed probability."""
+    if node.op != "map":
+        return None
+    spec = node.attr
+    for k, (a, kind) in enumerate(zip(node.args, spec.bcast)):
+        if a.op != "softmax_rows" or kind != "full":
+            continue
+        log_a = make("log", operand(k))
+        if log_a not in set(toposort([spec.body])):
+            continue
+        z, n = a.args[0], len(node.args)
+        body = substitute(spec.body, {log_a: make("sub", operand(n), operand(n + 1))})
+        return make("map", *node.args, z, make("logsumexp_rows", z),
+                    attr=MapSpec(body, spec.bcast + ("full", "col"), spec.shape))
+    return None
+
+
 RULES = (
+    log_softmax_to_logsumexp,
     log_one_plus_exp_to_softplus,
     logistic_to_sigmoid,
     log_sigmoid_to_softplus,

@@ -30,12 +30,15 @@ def template_text(name: str) -> str:
     return (template_dir() / name).read_text(encoding="utf-8")
 
 
-def templates_digest() -> str:
-    """Hash of every template, so the cache key changes when a template does."""
+@cache
+def generator_digest() -> str:
+    """Hash of every template and every source file of the package: any change to how code is
+    generated changes the cache key, so a stale entry is never loaded for new code."""
     h = hashlib.sha256()
-    for path in sorted(template_dir().glob("*.tmpl")):
-        h.update(path.name.encode())
-        h.update(template_text(path.name).encode())
+    files = sorted(template_dir().glob("*.tmpl")) + sorted(_PACKAGE.rglob("*.py"))
+    for path in files:
+        h.update(str(path.relative_to(path.parent.parent)).encode())
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 

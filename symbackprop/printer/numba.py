@@ -63,15 +63,15 @@ def literal(value: float) -> str:
 class NumbaPrinter:
     """Turns kernels of one graph into source text (bodies of njit functions).
 
-    ``hints`` optionally names nodes (e.g. Z1, A1, dZ1 for a network's layers), so the
-    generated code shows the equations it computes.
+    Nodes the graph names (Z1, A1, dZ1, ... for a network's layers) keep those names as
+    temporaries, so the generated code shows the equations it computes.
     """
 
-    def __init__(self, graph: Graph, hints: dict[Node, str] | None = None):
+    def __init__(self, graph: Graph):
         self.graph = graph
         leaves = list(graph.inputs) + [n for n in graph.nodes if n.op == "input"]
         self.input_names = _input_names(dict.fromkeys(leaves))
-        self.hints = hints or {}
+        self.hints = graph.names
 
     # ---- public -------------------------------------------------------------------------
     def kernel(self, spec: Kernel) -> str:
@@ -98,34 +98,44 @@ class NumbaPrinter:
                 names[node] = self.input_names[node]
                 b.add(f"{names[node]} = {array}[{index}]")
             used = set(names.values()) | set(spec.arrays) | set(spec.stores)
+            # Each stored entry is written as soon as its value exists: short live ranges keep
+            # Numba/LLVM compile time linear for large Hessians.
+            pending = self._stores(spec.stores, groups)
+            for gname, out in zip(spec.stores, groups):
+                if _sparse(out):
+                    b.add(f"{gname}[...] = 0.0  # structural zeros are not computed")
             temps = 0
             for k, node in enumerate(order):
-                if node.op == "input":
-                    continue
-                if node.op == "const":
-                    names[node] = literal(node.attr)
-                    continue
-                if node.op == "array":
-                    names[node] = node.attr[0]
-                    continue
-                if n_forward is not None and k == n_forward:
-                    b.add("# reverse sweep: adjoints, reusing the forward values above")
-                name = self.hints.get(node)
-                if name is None or name in used:
-                    name, temps = f"t{temps}", temps + 1
-                used.add(name)
-                args = [names[a] for a in node.args]
-                emit = getattr(self, f"_emit_{node.op}", None)
-                if emit is not None:
-                    emit(b, node, name, args)
+                if not node.args:
+                    names[node] = self._leaf(node)
                 else:
-                    b.add(f"{name} = {self.expression(node, args)}")
-                names[node] = name
-            for gname, out in zip(spec.stores, groups):
-                self._store(b, gname, out, names)
+                    if n_forward is not None and k == n_forward:
+                        b.add("# reverse sweep: adjoints, reusing the forward values above")
+                    name = self.hints.get(node)
+                    if name is None or name in used:
+                        name, temps = f"t{temps}", temps + 1
+                    used.add(name)
+                    args = [names[a] for a in node.args]
+                    emit = getattr(self, f"_emit_{node.op}", None)
+                    if emit is not None:
+                        emit(b, node, name, args)
+                    else:
+                        b.add(f"{name} = {self.expression(node, args)}")
+                    names[node] = name
+                for line in pending.pop(node, ()):
+                    b.add(line.format(names[node]))
             if returned:
                 b.add("return " + ", ".join(_returned(out, names) for out in returned))
         return b.text()
+
+    def _leaf(self, node: Node) -> str:
+        if node.op == "input":
+            return self.input_names[node]
+        if node.op == "const":
+            return literal(node.attr)
+        if node.op == "array":
+            return node.attr[0]
+        return self.expression(node, [])  # dim
 
     def expression(self, node: Node, args: list[str]) -> str:
         method = getattr(self, f"_print_{node.op}", None)
@@ -206,23 +216,30 @@ class NumbaPrinter:
         return local[spec.body]
 
     # ---- outputs ------------------------------------------------------------------------
-    def _store(self, b: Lines, name: str, out: Output, names: dict[Node, str]) -> None:
-        total = math.prod(out.shape)
-        if out.symmetric:
-            total = out.shape[0] * (out.shape[0] + 1) // 2
-        if len(out.nodes) < total:
-            b.add(f"{name}[...] = 0.0  # structural zeros are not computed")
-        for node, pos in zip(out.nodes, out.index):
-            value = names[node]
-            b.add(f"{name}[{', '.join(map(str, pos))}] = {value}")
-            if out.symmetric and pos[0] != pos[1]:
-                b.add(f"{name}[{pos[1]}, {pos[0]}] = {value}")
+    @staticmethod
+    def _stores(names, groups) -> dict[Node, list[str]]:
+        """Store statements per node ("{}" stands for the node's name), mirrored if symmetric."""
+        pending: dict[Node, list[str]] = {}
+        for name, out in zip(names, groups):
+            for node, pos in zip(out.nodes, out.index):
+                lines = pending.setdefault(node, [])
+                lines.append(f"{name}[{', '.join(map(str, pos))}] = {{}}")
+                if out.symmetric and pos[0] != pos[1]:
+                    lines.append(f"{name}[{pos[1]}, {pos[0]}] = {{}}")
+        return pending
 
 
 _IDENT = re.compile(r"[^0-9a-zA-Z_]")
 # Names the generated code itself uses: parameters, modules, builtins the printer emits.
 _RESERVED = {"math", "np", "nb", "out", "grad", "hessian", "hvp", "value", "jacobian",
              "abs", "max", "min", "range"}
+
+
+def _sparse(out: Output) -> bool:
+    total = math.prod(out.shape)
+    if out.symmetric:
+        total = out.shape[0] * (out.shape[0] + 1) // 2
+    return len(out.nodes) < total
 
 
 def _returned(out: Output, names: dict[Node, str]) -> str:

@@ -1,0 +1,116 @@
+"""CompiledNetwork: a generated network module behind the contract's dict-of-arrays interface.
+
+Parameters are validated against the network's names and shapes before anything enters
+Numba; errors become SymbackpropError naming the key, shape or array at fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..cost import CostReport
+from ..errors import SymbackpropError
+from .cache import check_writable_target, write_atomic
+
+
+class CompiledNetwork:
+    """A network compiled by ``Sequential.compile()``.
+
+    >>> import numpy as np, symbackprop as sb
+    >>> net = sb.Sequential(inputs=2, layers=[sb.Dense(2, "tanh"), sb.Dense(1)], loss="mse")
+    >>> model = net.compile()
+    >>> params = net.init_params(seed=0)
+    >>> model.forward(params, np.zeros((3, 2))).shape
+    (3, 1)
+    """
+
+    def __init__(self, module, path: Path, seconds: dict[str, float], upgrade=None):
+        self._m = module
+        self.path = Path(path)
+        self.param_names: tuple[str, ...] = module.PARAM_NAMES
+        self.param_shapes: dict[str, tuple[int, ...]] = dict(zip(module.PARAM_NAMES,
+                                                                 module.PARAM_SHAPES))
+        self._seconds = dict(seconds)
+        self._upgrade = upgrade  # () -> (module, path, seconds) with the Hessian code
+
+    def _second_order(self) -> None:
+        if self._upgrade is None or self._m.SECOND_ORDER:
+            return
+        module, path, seconds = self._upgrade()
+        self._m, self.path = module, Path(path)
+        self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
+        self._upgrade = None
+
+    def _arrays(self, params) -> list[np.ndarray]:
+        if not isinstance(params, dict):
+            raise SymbackpropError(f"params must be a dict of arrays keyed "
+                                   f"{', '.join(self.param_names)}; got {type(params).__name__}")
+        missing = [k for k in self.param_names if k not in params]
+        if missing:
+            raise SymbackpropError(f"params is missing {', '.join(missing)} (expected keys "
+                                   f"{', '.join(self.param_names)})")
+        unknown = [k for k in params if k not in self.param_shapes]
+        if unknown:
+            raise SymbackpropError(f"params has unknown key(s) {', '.join(map(str, unknown))}; "
+                                   f"expected {', '.join(self.param_names)}")
+        arrays = []
+        for name in self.param_names:
+            try:
+                value = np.ascontiguousarray(params[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise SymbackpropError(f"parameter {name} is not a float array") from None
+            if value.shape != self.param_shapes[name]:
+                raise SymbackpropError(f"parameter {name} must have shape "
+                                       f"{self.param_shapes[name]}; got {value.shape}")
+            arrays.append(value)
+        return arrays
+
+    def _call(self, name: str, *args):
+        try:
+            return getattr(self._m, name)(*args)
+        except ValueError as exc:
+            raise SymbackpropError(str(exc)) from None
+
+    def forward(self, params, X) -> np.ndarray:
+        """Y_hat, shape (m, outputs), for X of shape (m, inputs)."""
+        return self._call("forward", *self._arrays(params), X)
+
+    def loss(self, params, X, Y) -> float:
+        """The loss: the batch mean of the per-sample loss (plus the L2 term)."""
+        return self._call("loss", *self._arrays(params), X, Y)
+
+    def loss_and_grad(self, params, X, Y) -> tuple[float, dict[str, np.ndarray]]:
+        """(loss, gradient dict with params' keys and shapes) from one forward and one
+        reverse sweep."""
+        value, *grads = self._call("loss_and_grad", *self._arrays(params), X, Y)
+        return value, dict(zip(self.param_names, grads))
+
+    def hessian(self, params, X, Y) -> np.ndarray:
+        """The exact (P, P) Hessian over all parameters, flattened C-order in the order of
+        ``init_params``; its code is generated on the first call."""
+        self._second_order()
+        return self._call("hessian", *self._arrays(params), X, Y)
+
+    @property
+    def source(self) -> str:
+        """The generated module's source (Hessian code included)."""
+        self._second_order()
+        return self.path.read_text(encoding="utf-8")
+
+    def save(self, path) -> Path:
+        """Write the standalone module (needs only numpy and numba) to ``path``."""
+        target = Path(path)
+        if target.suffix != ".py":
+            raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
+        check_writable_target(target)
+        self._second_order()
+        write_atomic(target, self.path.read_bytes())
+        return target
+
+    def cost(self) -> CostReport:
+        """Operation counts of the generated functions and seconds per stage in this process."""
+        report = CostReport.from_dict(self._m.COST)
+        report.seconds = dict(self._seconds)
+        return report
