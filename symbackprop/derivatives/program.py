@@ -105,22 +105,26 @@ def network_program(params: dict[str, Node], output: Node, loss: Node, names: di
     leaves = list(params.values())
     # Adjoint labels ride along as "@label" names so they follow their nodes through rewrites.
     tagged = {**names, **{n: "@" + label for n, label in adjoint_names.items()}}
-    raw_forward = Graph((), {"forward": _whole(output), "loss": _whole(loss)},
-                        tuple(toposort([output, loss])), tagged)
+    # The loss is optimized on its own, before differentiating: with Y_hat not an output,
+    # the output activation fuses into the loss (log(sigmoid) -> softplus, log(softmax) ->
+    # log-sum-exp), so the backward pass starts from the stable form.
+    raw_loss = Graph((), {"loss": _whole(loss)}, tuple(toposort([loss])), tagged)
+    loss_graph = optimize(raw_loss)
+    raw_forward = Graph((), {"forward": _whole(output)}, tuple(toposort([output])), dict(names))
     forward = optimize(raw_forward)
-    labels = {n: label.lstrip("@") for n, label in forward.names.items()}
-    grads = adjoints(forward.outputs["loss"].nodes[0], leaves, names=labels)
-    adjoint_keys = {n for n, label in forward.names.items() if label.startswith("@")}
-    names = {n: label for n, label in labels.items() if n not in adjoint_keys}
-    raw_forward = Graph(raw_forward.inputs, raw_forward.outputs, raw_forward.nodes, dict(names))
+    labels = {n: label.lstrip("@") for n, label in loss_graph.names.items()}
+    grads = adjoints(loss_graph.outputs["loss"].nodes[0], leaves, names=labels)
+    adjoint_keys = {n for n, label in loss_graph.names.items() if label.startswith("@")}
+    names = {**forward.names,
+             **{n: label for n, label in labels.items() if n not in adjoint_keys}}
     grads = [g if g is not None else _zeros_like(p) for g, p in zip(grads, leaves)]
-    outputs = dict(forward.outputs)
+    outputs = {**forward.outputs, **loss_graph.outputs}
     outputs.update({f"d{name}": _whole(g) for name, g in zip(params, grads)})
     raw_grad = Graph((), outputs, tuple(toposort(n for o in outputs.values() for n in o.nodes)),
                      {**names, **{g: f"d{name}" for name, g in zip(params, grads) if g.args}})
     with_grad = optimize(raw_grad)
     if not second_order:
-        return {"forward": raw_forward, "loss": raw_forward, "grad": raw_grad}, with_grad
+        return {"forward": raw_forward, "loss": raw_loss, "grad": raw_grad}, with_grad
     directions = {name: input_(f"V_{name}", 0, f"V_{name}") if p.shape == ()
                   else make("array", attr=(f"V_{name}", p.shape)) for name, p in params.items()}
     dot = None
@@ -135,4 +139,4 @@ def network_program(params: dict[str, Node], output: Node, loss: Node, names: di
     raw_full = Graph((), outputs, tuple(toposort(n for o in outputs.values() for n in o.nodes)),
                      dict(with_grad.names))
     final = optimize(raw_full)
-    return {"forward": raw_forward, "loss": raw_forward, "grad": raw_grad, "hvp": raw_full}, final
+    return {"forward": raw_forward, "loss": raw_loss, "grad": raw_grad, "hvp": raw_full}, final

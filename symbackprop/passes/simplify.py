@@ -125,6 +125,24 @@ def same_branches_to_branch(node: Node) -> Node | None:
     return None
 
 
+def product_into_branches(node: Node) -> Node | None:
+    """where(c, 0, g) * x -> where(c, 0, g * x) (also x * ..., ... / x, and 0 in either branch):
+    the unselected branch's factor may be inf (elu's exp(z) for large z) and 0 * inf is NaN."""
+    if node.op not in ("mul", "div"):
+        return None
+    a, b = node.args
+    for w, x, w_first in ((a, b, True), (b, a, False)):
+        if node.op == "div" and not w_first:
+            break
+        if w.op == "where" and (is_const(w.args[1], 0.0) or is_const(w.args[2], 0.0)):
+            c, left, right = w.args
+            branch = (lambda v: make(node.op, v, x)) if w_first else (lambda v: make("mul", x, v))
+            return make("where", c,
+                        left if is_const(left, 0.0) else branch(left),
+                        right if is_const(right, 0.0) else branch(right))
+    return None
+
+
 RULES = (
     identity_to_operand,
     zero_product_to_zero,
@@ -135,6 +153,7 @@ RULES = (
     constant_chain_to_one_constant,
     self_sum_to_double,
     same_branches_to_branch,
+    product_into_branches,
 )
 
 

@@ -1,0 +1,294 @@
+"""Networks: the lecture's worked example, gradients for every activation x every loss against
+central differences (derivative program on the reference evaluator; compiled Numba code on a
+covering subset), exact Hessians, PyTorch as a second oracle, and validation errors.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop.derivatives.program import network_program
+from symbackprop.frontend.network import ACTIVATION_NAMES, LOSSES, build_graph
+from symbackprop.ir.evaluate import evaluate
+from symbackprop.passes import optimize
+
+CUSTOM = sp.Lambda(sp.Symbol("u"), sp.Symbol("u") * sb.sigmoid(sp.Symbol("u")))  # swish
+ACTIVATIONS = list(ACTIVATION_NAMES) + [CUSTOM]
+
+
+def targets(loss, rng, m, k):
+    if loss in ("cross_entropy", "hinge"):
+        return np.eye(k)[rng.integers(0, k, m)]
+    if loss == "binary_cross_entropy":
+        return rng.integers(0, 2, (m, k)).astype(float)
+    return rng.normal(size=(m, k))
+
+
+def random_params(shapes, rng):
+    return {n: (np.array([0.3]) if n.startswith("alpha") else rng.normal(0, 0.7, s))
+            for n, s in shapes.items()}
+
+
+def output_activation(loss, hidden):
+    # probabilities where the loss takes logs of them; otherwise the activation under test
+    return {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(loss, hidden)
+
+
+def central_differences(loss_of, params, h=1e-6):
+    grads = {}
+    for name, value in params.items():
+        g = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            keep = value[idx]
+            step = h * max(1.0, abs(keep))
+            value[idx] = keep + step
+            up = loss_of(params)
+            value[idx] = keep - step
+            down = loss_of(params)
+            value[idx] = keep
+            g[idx] = (up - down) / (2 * step)
+        grads[name] = g
+    return grads
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a if isinstance(a, str) else "custom")
+def test_derivative_program_every_activation_and_loss(activation, loss):
+    """The optimized derivative program, run by the NumPy reference evaluator."""
+    rng = np.random.default_rng(7)
+    hidden = "tanh" if activation == "softmax" else activation
+    layers = [sb.Dense(3, activation), sb.Dense(2, output_activation(loss, hidden))]
+    if loss in ("cross_entropy", "binary_cross_entropy") and activation != "softmax":
+        layers = [sb.Dense(3, activation), sb.Dense(2, output_activation(loss, hidden))]
+    net = sb.Sequential(inputs=3, layers=layers, loss=loss, l2=0.05)
+    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
+    _, graph = network_program(ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation,
+                               optimize, second_order=False)
+    X = rng.normal(size=(5, 3))
+    Y = targets(loss, rng, 5, 2)
+    params = random_params(net.param_shapes(), rng)
+
+    def run(names, p):
+        nodes = [graph.outputs[n].nodes[0] for n in names]
+        return evaluate(nodes, {**p, "X": X, "Y": Y})
+
+    grads = dict(zip(params, run([f"d{n}" for n in params], params)))
+    expected = central_differences(lambda p: float(run(["loss"], p)[0]), params)
+    for name in params:
+        np.testing.assert_allclose(np.reshape(grads[name], params[name].shape), expected[name],
+                                   rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+# Compiled (Numba) networks: each loss once; together they use every activation.
+COMPILED = [
+    ("mse", ["sigmoid", "relu"], "linear"),
+    ("half_sse", ["tanh", "leaky_relu"], "sigmoid"),
+    ("cross_entropy", ["elu", "softplus"], "softmax"),
+    ("binary_cross_entropy", ["prelu", "hardtanh"], "sigmoid"),
+    ("hinge", ["abs", CUSTOM], "linear"),
+    ("absolute", ["linear", "maxout"], "tanh"),
+]
+
+
+def make_net(loss, hidden, out):
+    layers = [sb.Maxout(3, pieces=2) if a == "maxout" else sb.Dense(3, a) for a in hidden]
+    return sb.Sequential(inputs=3, layers=layers + [sb.Dense(2, out)], loss=loss, l2=0.01)
+
+
+@pytest.fixture(scope="module", params=COMPILED, ids=[c[0] for c in COMPILED])
+def compiled(request):
+    loss, hidden, out = request.param
+    net = make_net(loss, hidden, out)
+    rng = np.random.default_rng(3)
+    params = random_params(net.param_shapes(), rng)
+    X = rng.normal(size=(6, 3))
+    Y = targets(loss, rng, 6, 2)
+    return net, net.compile(), params, X, Y
+
+
+def test_compiled_gradient_matches_central_differences(compiled):
+    net, model, params, X, Y = compiled
+    value, grads = model.loss_and_grad(params, X, Y)
+    assert value == pytest.approx(model.loss(params, X, Y), rel=1e-12)
+    assert set(grads) == set(params) and all(grads[k].shape == params[k].shape for k in params)
+    expected = central_differences(lambda p: model.loss(p, X, Y), params)
+    for name in params:
+        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_compiled_forward_matches_reference_evaluator(compiled):
+    net, model, params, X, Y = compiled
+    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
+    expected = evaluate([ng.output], {**params, "X": X})[0]
+    np.testing.assert_allclose(model.forward(params, X), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("index", [0, 2])
+def test_hessian_matches_differences_of_the_gradient(index):
+    loss, hidden, out = COMPILED[index]
+    net = make_net(loss, hidden, out)
+    model = net.compile()
+    rng = np.random.default_rng(5)
+    params = random_params(net.param_shapes(), rng)
+    X, Y = rng.normal(size=(4, 3)), targets(loss, rng, 4, 2)
+    H = model.hessian(params, X, Y)
+    names = list(params)
+    flat = np.concatenate([params[n].ravel() for n in names])
+    sizes = np.cumsum([0] + [params[n].size for n in names])
+
+    def grad_at(v):
+        p = {n: v[sizes[k]:sizes[k + 1]].reshape(params[n].shape) for k, n in enumerate(names)}
+        _, g = model.loss_and_grad(p, X, Y)
+        return np.concatenate([g[n].ravel() for n in names])
+
+    fd = np.empty_like(H)
+    for k in range(flat.size):
+        e = np.zeros_like(flat)
+        e[k] = 1e-5
+        fd[:, k] = (grad_at(flat + e) - grad_at(flat - e)) / 2e-5
+    assert H.shape == (flat.size, flat.size)
+    np.testing.assert_allclose(H, H.T, atol=1e-10)
+    np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_lecture_worked_example():
+    """The notes' 2-2-2 sigmoid network. The published forward values hold; the notes' loss of
+    0.275 is miscomputed (it averages over the two outputs): the half-SSE loss is 0.298371109."""
+    net = sb.Sequential(inputs=2, layers=[sb.Dense(2, "sigmoid"), sb.Dense(2, "sigmoid")],
+                        loss="half_sse")
+    model = net.compile()
+    params = {"W1": np.array([[0.15, 0.20], [0.25, 0.30]]), "b1": np.array([0.35, 0.35]),
+              "W2": np.array([[0.40, 0.45], [0.50, 0.55]]), "b2": np.array([0.60, 0.60])}
+    X, Y = np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]])
+    np.testing.assert_allclose(model.forward(params, X), [[0.75136507, 0.772928465]], atol=1e-8)
+    loss, grads = model.loss_and_grad(params, X, Y)
+    assert loss == pytest.approx(0.298371109, abs=1e-9)
+    assert grads["W2"][0, 0] == pytest.approx(0.082167041, abs=1e-9)  # dE/dw5
+    assert grads["W1"][0, 0] == pytest.approx(0.000438568, abs=1e-9)  # dE/dw1
+    h1 = 1 / (1 + np.exp(-(0.15 * 0.05 + 0.2 * 0.1 + 0.35)))
+    assert h1 == pytest.approx(0.593, abs=5e-4)
+
+
+def test_stability_at_extreme_logits():
+    net = sb.Sequential(inputs=1, layers=[sb.Dense(3, "softmax")], loss="cross_entropy")
+    model = net.compile()
+    params = {"W1": np.array([[1000.0], [0.0], [-1000.0]]), "b1": np.zeros(3)}
+    X = np.array([[1.0], [-1.0]])
+    Y = np.array([[1.0, 0, 0], [1.0, 0, 0]])
+    loss, grads = model.loss_and_grad(params, X, Y)
+    assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())
+    assert loss == pytest.approx(1000.0, rel=1e-9)  # the wrong class 2000 logits ahead, half the time
+    bce = sb.Sequential(inputs=1, layers=[sb.Dense(1, "sigmoid")], loss="binary_cross_entropy")
+    m2 = bce.compile()
+    p2 = {"W1": np.array([[1000.0]]), "b1": np.zeros(1)}
+    loss, grads = m2.loss_and_grad(p2, np.array([[1.0]]), np.array([[1.0]]))
+    assert loss == pytest.approx(0.0, abs=1e-300) and np.isfinite(grads["W1"]).all()
+    for act in ("sigmoid", "softplus", "elu"):
+        m3 = sb.Sequential(inputs=1, layers=[sb.Dense(1, act)], loss="mse").compile()
+        for z in (-1000.0, 1000.0):
+            loss, grads = m3.loss_and_grad({"W1": np.array([[z]]), "b1": np.zeros(1)},
+                                           np.array([[1.0]]), np.array([[0.0]]))
+            assert np.isfinite(grads["W1"]).all(), (act, z)
+
+
+def test_torch_agrees():
+    torch = pytest.importorskip("torch")
+    net = sb.Sequential(inputs=3, layers=[sb.Dense(4, "tanh"), sb.Dense(3, "softmax")],
+                        loss="cross_entropy", l2=0.01)
+    model = net.compile()
+    rng = np.random.default_rng(11)
+    params = net.init_params(seed=1)
+    X, Y = rng.normal(size=(8, 3)), np.eye(3)[rng.integers(0, 3, 8)]
+    loss, grads = model.loss_and_grad(params, X, Y)
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    Xt, Yt = torch.tensor(X), torch.tensor(Y)
+    logits = torch.tanh(Xt @ t["W1"].T + t["b1"]) @ t["W2"].T + t["b2"]
+    ref = -(Yt * torch.log_softmax(logits, dim=1)).sum(1).mean() + 0.01 * (
+        (t["W1"] ** 2).sum() + (t["W2"] ** 2).sum())
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    for k in params:
+        np.testing.assert_allclose(grads[k], t[k].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_init_params_follow_the_activation():
+    net = sb.Sequential(inputs=100, layers=[sb.Dense(200, "relu"), sb.Dense(10, "tanh"),
+                                            sb.Dense(2, "prelu")])
+    p = net.init_params(seed=0)
+    assert list(p) == ["W1", "b1", "W2", "b2", "W3", "b3", "alpha3"]
+    assert np.std(p["W1"]) == pytest.approx(np.sqrt(2 / 100), rel=0.05)  # He
+    assert np.all(p["b1"] == 0.01)  # small positive bias keeps relu units alive
+    assert np.max(np.abs(p["W2"])) <= np.sqrt(6 / 210)  # Glorot uniform
+    assert np.all(p["b2"] == 0) and p["alpha3"].tolist() == [0.25]
+    again = net.init_params(seed=0)
+    assert all(np.array_equal(p[k], again[k]) for k in p)
+
+
+def test_validation_errors_name_what_is_wrong():
+    with pytest.raises(sb.SymbackpropError, match="unknown activation 'swish'"):
+        sb.Dense(3, "swish")
+    with pytest.raises(sb.SymbackpropError, match="unknown loss 'l1'"):
+        sb.Sequential(2, [sb.Dense(1)], loss="l1")
+    with pytest.raises(sb.SymbackpropError, match="one variable"):
+        sb.Dense(2, sp.Lambda(sp.symbols("a b"), sp.Symbol("a")))
+    net = sb.Sequential(inputs=2, layers=[sb.Dense(3, "relu"), sb.Dense(1)], loss="mse")
+    model = net.compile()
+    p = net.init_params(seed=0)
+    X, Y = np.zeros((4, 2)), np.zeros((4, 1))
+    with pytest.raises(sb.SymbackpropError, match="missing b2"):
+        model.loss(dict(list(p.items())[:3]), X, Y)
+    with pytest.raises(sb.SymbackpropError, match=r"W1 must have shape \(3, 2\)"):
+        model.loss({**p, "W1": np.zeros((2, 3))}, X, Y)
+    with pytest.raises(sb.SymbackpropError, match="unknown key"):
+        model.loss({**p, "W9": np.zeros(1)}, X, Y)
+    with pytest.raises(sb.SymbackpropError, match=r"X must have shape \(m, 2\)"):
+        model.forward(p, np.zeros((4, 3)))
+    with pytest.raises(sb.SymbackpropError, match=r"Y must have shape \(4, 1\)"):
+        model.loss(p, X, np.zeros((3, 1)))
+    nan = model.forward(p, np.full((1, 2), np.nan))
+    assert np.isnan(nan).all()
+
+
+def test_generated_code_grows_with_layers_not_weights():
+    def lines(widths):
+        layers = [sb.Dense(w, "relu") for w in widths[1:-1]] + [sb.Dense(widths[-1], "softmax")]
+        net = sb.Sequential(inputs=widths[0], layers=layers, loss="cross_entropy")
+        src = net.compile().source
+        return len(src.splitlines())
+
+    small, wide = lines([4, 3, 2]), lines([784, 256, 10])
+    deeper = lines([4, 3, 3, 2])
+    assert small == wide  # 2,000x the weights, the same code
+    assert deeper > small
+
+
+def test_saved_network_runs_without_symbackprop(tmp_path):
+    net = sb.Sequential(inputs=2, layers=[sb.Dense(3, "tanh"), sb.Dense(1, "sigmoid")],
+                        loss="binary_cross_entropy")
+    model = net.compile()
+    path = model.save(tmp_path / "net_module.py")
+    params = net.init_params(seed=2)
+    X = np.array([[0.5, -1.0], [2.0, 0.1]])
+    Y = np.array([[1.0], [0.0]])
+    np.savez(tmp_path / "data.npz", X=X, Y=Y, **params)
+    script = (
+        "import sys; sys.modules['sympy'] = None; sys.modules['symbackprop'] = None\n"
+        "import numpy as np, net_module as m\n"
+        "d = np.load('data.npz')\n"
+        "p = [d[n] for n in m.PARAM_NAMES]\n"
+        "loss, *grads = m.loss_and_grad(*p, d['X'], d['Y'])\n"
+        "print(repr(loss)); print(m.forward(*p, d['X']).tolist())\n"
+        "raise SystemExit(m._self_check())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert float(lines[0]) == pytest.approx(model.loss(params, X, Y), rel=1e-12)
+    assert "gradient ok" in out.stdout
