@@ -159,7 +159,7 @@ def test_hessian_matches_differences_of_the_gradient(index):
 
 def test_lecture_worked_example():
     """The notes' 2-2-2 sigmoid network. The published forward values hold; the notes' loss of
-    0.275 is miscomputed (it averages over the two outputs): the half-SSE loss is 0.298371109."""
+    0.275 is miscomputed (it is the first output's term alone): the half-SSE is 0.298371109."""
     net = sb.Sequential(inputs=2, layers=[sb.Dense(2, "sigmoid"), sb.Dense(2, "sigmoid")],
                         loss="half_sse")
     model = net.compile()
@@ -171,8 +171,9 @@ def test_lecture_worked_example():
     assert loss == pytest.approx(0.298371109, abs=1e-9)
     assert grads["W2"][0, 0] == pytest.approx(0.082167041, abs=1e-9)  # dE/dw5
     assert grads["W1"][0, 0] == pytest.approx(0.000438568, abs=1e-9)  # dE/dw1
-    h1 = 1 / (1 + np.exp(-(0.15 * 0.05 + 0.2 * 0.1 + 0.35)))
-    assert h1 == pytest.approx(0.593, abs=5e-4)
+    o = model.forward(params, X)[0]
+    assert 0.5 * (Y[0, 0] - o[0]) ** 2 == pytest.approx(0.275, abs=1e-3)  # the slide's figure
+    assert loss - 0.275 > 0.02  # ... which misses the second output's term
 
 
 def test_stability_at_extreme_logits():
