@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cost import CostReport
+from .compiled import _F64, _NDARRAY
 from ..errors import SymbackpropError
 from .cache import check_writable_target, write_atomic
 
@@ -34,6 +35,11 @@ class CompiledNetwork:
                                                                  module.PARAM_SHAPES))
         self._seconds = dict(seconds)
         self._upgrade = upgrade  # () -> (module, path, seconds) with the Hessian code
+        self._shapes = tuple(self.param_shapes.items())
+        self._n_inputs, self._n_outputs = module.N_INPUTS, module.N_OUTPUTS
+        self._forward, self._loss_and_grad = module._forward, module._loss_and_grad
+        # prelu's alpha is one number in the kernels: its gradient comes back as a float.
+        self._scalar_grads = {n for n, shape in self._shapes if shape == (1,)}
 
     def _second_order(self) -> None:
         if self._upgrade is None or self._m.SECOND_ORDER:
@@ -42,6 +48,28 @@ class CompiledNetwork:
         self._m, self.path = module, Path(path)
         self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
         self._upgrade = None
+
+    def _fast_arrays(self, params, X, Y=None) -> list | None:
+        """The arguments as they are, if all are float64 arrays of the right shapes (the fast
+        path straight into the kernel), else None."""
+        if type(params) is not dict or len(params) != len(self._shapes):
+            return None
+        args = []
+        for name, shape in self._shapes:
+            value = params.get(name)
+            if type(value) is not _NDARRAY or value.dtype is not _F64 or value.shape != shape:
+                return None
+            args.append(value)
+        if type(X) is not _NDARRAY or X.dtype is not _F64 or X.ndim != 2 or \
+                X.shape[1] != self._n_inputs or X.shape[0] == 0:
+            return None
+        args.append(X)
+        if Y is not None:
+            if type(Y) is not _NDARRAY or Y.dtype is not _F64 or \
+                    Y.shape != (X.shape[0], self._n_outputs):
+                return None
+            args.append(Y)
+        return args
 
     def _arrays(self, params) -> list[np.ndarray]:
         if not isinstance(params, dict):
@@ -75,6 +103,9 @@ class CompiledNetwork:
 
     def forward(self, params, X) -> np.ndarray:
         """Y_hat, shape (m, outputs), for X of shape (m, inputs)."""
+        args = self._fast_arrays(params, X)
+        if args is not None:
+            return self._forward(*args)
         return self._call("forward", *self._arrays(params), X)
 
     def loss(self, params, X, Y) -> float:
@@ -84,8 +115,15 @@ class CompiledNetwork:
     def loss_and_grad(self, params, X, Y) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, gradient dict with params' keys and shapes) from one forward and one
         reverse sweep."""
-        value, *grads = self._call("loss_and_grad", *self._arrays(params), X, Y)
-        return value, dict(zip(self.param_names, grads))
+        args = self._fast_arrays(params, X, Y)
+        if args is None:
+            value, *grads = self._call("loss_and_grad", *self._arrays(params), X, Y)
+            return value, dict(zip(self.param_names, grads))
+        value, *grads = self._loss_and_grad(*args)
+        result = dict(zip(self.param_names, grads))
+        for name in self._scalar_grads:
+            result[name] = np.reshape(result[name], (1,))
+        return float(value), result
 
     def hessian(self, params, X, Y) -> np.ndarray:
         """The exact (P, P) Hessian over all parameters, flattened C-order in the order of
