@@ -43,9 +43,16 @@ LAMBDIFY_MODULES = [
 ]
 
 
+def _is_step_derivative(t) -> bool:
+    """DiracDelta, or an unevaluated derivative of sign/Heaviside: 0 away from the kink."""
+    if isinstance(t, sp.DiracDelta):
+        return True
+    return isinstance(t, sp.Derivative) and isinstance(t.expr, (sp.sign, sp.Heaviside))
+
+
 def _drop_dirac(e: sp.Expr) -> sp.Expr:
-    """Derivatives of sign/Heaviside are DiracDelta, which is 0 away from the kink."""
-    return e.replace(lambda t: isinstance(t, sp.DiracDelta), lambda t: sp.S.Zero)
+    """Derivatives of sign/Heaviside are 0 away from the kink (the points stay away from it)."""
+    return e.replace(_is_step_derivative, lambda t: sp.S.Zero)
 
 
 def lambdify_list(exprs, variables):
