@@ -273,7 +273,6 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
                               returns=tuple(f"hv{n}" for n in names),
                               doc="H V: a second reverse sweep over <grad, V>"))
     printer = NumbaPrinter(graph)
-    cost.seconds.update(timer.seconds)
     meta = "\n".join([
         f"PARAM_NAMES = {tuple(names)!r}",
         f"PARAM_SHAPES = {tuple(shapes[n] for n in names)!r}",
@@ -316,7 +315,7 @@ def _hessian_fields(names, shapes) -> dict[str, str]:
     for n in names:
         size = int(np.prod(shapes[n]))
         views.append(f"direction[{start}:{start + size}].reshape({shapes[n]!r})")
-        if shapes[n] == (1,):
+        if n.startswith("alpha"):  # a scalar leaf in the kernels: its product is a float
             stores.append(f"        H[{start}, k] = hv{n}")
         else:
             stores.append(f"        H[{start}:{start + size}, k] = hv{n}.ravel()")

@@ -108,7 +108,7 @@ def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
     """
     exprs, vector = _expressions(f)
     variables = _variables(vars)
-    consts = _constants(constants, variables)
+    consts = _constants(constants, variables, exprs)
     _check_free_symbols(exprs, variables, consts)
     request = Request(tuple(exprs), tuple(variables), tuple(consts.items()), vector, cache_dir)
     module, path, seconds = build(request, second_order=False)
@@ -214,14 +214,19 @@ def _variables(vars) -> list[sp.Symbol]:
     return variables
 
 
-def _constants(constants, variables) -> dict[sp.Symbol, float]:
+def _constants(constants, variables, exprs) -> dict[sp.Symbol, float]:
     if constants is None:
         return {}
     if not isinstance(constants, Mapping):
         raise SymbackpropError("constants must be a dict mapping symbols to numbers")
+    # A name means the symbol of that name in the expressions or variables, whatever its
+    # assumptions (Symbol("a") and Symbol("a", real=True) are different symbols to SymPy).
+    by_name: dict[str, sp.Symbol] = {}
+    for sym in set(variables).union(*(e.free_symbols for e in exprs)):
+        by_name.setdefault(str(sym), sym)
     out: dict[sp.Symbol, float] = {}
     for k, v in constants.items():
-        sym = sp.Symbol(k) if isinstance(k, str) else k
+        sym = by_name.get(k, sp.Symbol(k)) if isinstance(k, str) else k
         if not isinstance(sym, sp.Symbol):
             raise SymbackpropError(f"constant key {k!r} is not a symbol or a name")
         if sym in variables:
@@ -249,7 +254,6 @@ def _module_source(request: Request, graph: Graph, kernels, second_order: bool, 
     printer = NumbaPrinter(graph)
     n, m, vector = len(request.variables), len(request.exprs), request.vector
     names = tuple(str(v) for v in request.variables)
-    cost.seconds.update(timer.seconds)
     meta = "\n".join([
         f"N_INPUTS = {n}",
         f"N_OUTPUTS = {m if vector else None}",

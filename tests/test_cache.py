@@ -318,12 +318,6 @@ def test_concurrent_compiles_of_the_same_function(tmp_path, n_procs):
     assert not _leftover_temp_files(cache)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: a generated module embeds the build's stage "
-                   "timings (COST / cost table), so two builds of one request write DIFFERENT text "
-                   "to the SAME content-named file m_<ir-hash>.py; when processes compile at once, "
-                   "one's module can replace another's after that one's index entry recorded its "
-                   "sha256, leaving index and module mismatched: the next process finds the entry "
-                   "'corrupt' and rebuilds it (cache miss)")
 def test_two_builds_of_one_request_write_identical_modules(tmp_path):
     t, u = sp.symbols("t_det u_det", real=True)
     expr = sp.exp(t) * sp.sin(u) + sp.log(1 + t**2 * u**2)

@@ -293,3 +293,17 @@ def test_saved_network_runs_without_symbackprop(tmp_path):
     lines = out.stdout.splitlines()
     assert float(lines[0]) == pytest.approx(model.loss(params, X, Y), rel=1e-12)
     assert "gradient ok" in out.stdout
+
+
+def test_hessian_of_logistic_regression_is_the_closed_form():
+    """A one-unit output layer (bias of shape (1,)): H = X1^T diag(s (1 - s)) X1 / m + 2 l2 I_w."""
+    net = sb.Sequential(inputs=4, layers=[sb.Dense(1, "sigmoid")], loss="binary_cross_entropy",
+                        l2=0.1)
+    model = net.compile()
+    rng = np.random.default_rng(9)
+    params = {"W1": rng.normal(size=(1, 4)), "b1": np.array([0.3])}
+    X, Y = rng.normal(size=(20, 4)), rng.integers(0, 2, (20, 1)).astype(float)
+    X1 = np.hstack([X, np.ones((20, 1))])
+    s = 1 / (1 + np.exp(-(X1 @ np.append(params["W1"], params["b1"]))))
+    expected = X1.T @ (X1 * (s * (1 - s))[:, None]) / 20 + np.diag([0.2] * 4 + [0.0])
+    np.testing.assert_allclose(model.hessian(params, X, Y), expected, rtol=1e-12, atol=1e-14)

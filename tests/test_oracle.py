@@ -377,10 +377,6 @@ def test_stable_sigmoid_and_log1p_exp(contract_fns, where):
     assert H[6, 6] == pytest.approx(sig * (1 - sig), rel=1e-9, abs=1e-300)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: SymPy turns a relational of a Piecewise "
-                   "(elu(u) > 0 with u piecewise) into a boolean ITE(c, a, b), which the front end "
-                   "rejects ('cannot compile SymPy function ITE'), so compositions of the "
-                   "package's own activations such as sb.elu(sb.elu(x)) do not compile")
 def test_nested_piecewise_activations_compile():
     x, y = sp.symbols("x y", real=True)
     assert sb.elu(sb.elu(x)).has(sp.ITE)                 # what SymPy hands the front end

@@ -184,10 +184,6 @@ def test_self_check_catches_a_wrong_gradient(saved):
     assert proc.returncode != 0, f"tampered gradient passed the self-check:\n{proc.stdout}"
 
 
-@pytest.mark.xfail(strict=True, reason="product bug (inherited from numba cache=True in the "
-                   "generated code): once the saved module was imported under another name "
-                   "(importlib spec_from_file_location), `python module.py` crashes loading "
-                   "numba's on-disk cache: ModuleNotFoundError for that name (numba#2116/#7075)")
 def test_running_the_saved_module_after_importing_it_under_another_name(saved):
     path = saved["root"] / "renamed_import.py"
     saved["vector"].save(path)

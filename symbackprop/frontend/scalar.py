@@ -30,6 +30,8 @@ _RECIPROCAL = {sp.cot: "tan", sp.sec: "cos", sp.csc: "sin",
                sp.coth: "tanh", sp.sech: "cosh", sp.csch: "sinh"}
 _OF_RECIPROCAL = {sp.acot: "atan", sp.asec: "acos", sp.acsc: "asin", sp.acoth: "atanh"}
 
+_COMPOUND = (sp.Max, sp.Min, sp.And, sp.Or, sp.Not, sp.Heaviside, sp.atan2, sp.Piecewise, sp.ITE)
+
 _RELATIONS = {sp.StrictLessThan: "lt", sp.LessThan: "le", sp.StrictGreaterThan: "gt",
               sp.GreaterThan: "ge", sp.Equality: "eq", sp.Unequality: "ne"}
 
@@ -65,6 +67,8 @@ def _convert(root: sp.Basic, symbols, memo) -> Node:
         expr, children_done = stack.pop()
         if expr in memo:
             continue
+        if not children_done:
+            _check_supported(expr)  # before its arguments: name the Derivative, not its Tuple
         children = _children(expr)
         if children_done or not children:
             memo[expr] = _node_for(expr, [memo[c] for c in children], symbols)
@@ -72,6 +76,21 @@ def _convert(root: sp.Basic, symbols, memo) -> Node:
             stack.append((expr, True))
             stack.extend((c, False) for c in children if c not in memo)
     return memo[root]
+
+
+def _check_supported(expr: sp.Basic) -> None:
+    if expr.is_Atom or expr.is_Add or expr.is_Mul or expr.is_Pow:
+        return
+    kind = type(expr)
+    if (kind in _UNARY_FUNCTIONS or kind in _RECIPROCAL or kind in _OF_RECIPROCAL
+            or kind in _RELATIONS or isinstance(expr, _COMPOUND)):
+        return
+    name = getattr(kind, "__name__", str(kind))
+    raise SymbackpropError(
+        f"cannot compile SymPy {name} (in {expr}): it has no IR primitive; rewrite it with "
+        "supported functions (exp, log, powers, trig, hyperbolic, Abs, sign, Max/Min, "
+        "Heaviside, Piecewise, erf, sigmoid, softplus)"
+    )
 
 
 def _children(expr: sp.Basic) -> tuple:
@@ -130,12 +149,10 @@ def _node_for(expr: sp.Basic, args: list[Node], symbols) -> Node:
         return make("atan2", *args)
     if isinstance(expr, sp.Piecewise):
         return _piecewise(args)
-    name = getattr(kind, "__name__", str(kind))
-    raise SymbackpropError(
-        f"cannot compile SymPy function {name} (in {expr}): it has no IR primitive; "
-        "rewrite it with supported functions (exp, log, powers, trig, hyperbolic, Abs, sign, "
-        "Max/Min, Heaviside, Piecewise, erf, sigmoid, softplus)"
-    )
+    if isinstance(expr, sp.ITE):  # a boolean if-then-else, from relations of a Piecewise
+        return make("where", *args)
+    _check_supported(expr)
+    raise AssertionError(f"supported SymPy type {type(expr).__name__} has no conversion")
 
 
 def _number(expr: sp.Basic) -> Node:

@@ -87,7 +87,7 @@ class NumbaPrinter:
             n_forward = sum(1 for n in order if n in first_set)
 
         b = Lines()
-        b.add("@nb.njit(cache=True, error_model=\"numpy\")")
+        b.add("@nb.njit(cache=CACHE, error_model=\"numpy\")")
         b.add(f"def {spec.name}({', '.join(list(spec.arrays) + list(spec.stores))}):")
         with b.indented():
             if spec.doc:
