@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cost import CostReport
-from .compiled import _F64, _NDARRAY
+from .compiled import _F64, _NDARRAY, NUMBA_COMPILE_TIMES
 from ..errors import SymbackpropError
 from .cache import check_writable_target, write_atomic
 
@@ -28,7 +28,8 @@ class CompiledNetwork:
     """
 
     def __init__(self, module, path: Path, seconds: dict[str, float], upgrade=None):
-        self._m = module
+        self._first = module  # forward and gradient (kept: it is already compiled)
+        self._full = module if module.SECOND_ORDER else None
         self.path = Path(path)
         self.param_names: tuple[str, ...] = module.PARAM_NAMES
         self.param_shapes: dict[str, tuple[int, ...]] = dict(zip(module.PARAM_NAMES,
@@ -41,13 +42,12 @@ class CompiledNetwork:
         # prelu's alpha is one number in the kernels: its gradient comes back as a float.
         self._scalar_grads = {n for n, shape in self._shapes if shape == (1,)}
 
-    def _second_order(self) -> None:
-        if self._upgrade is None or self._m.SECOND_ORDER:
-            return
-        module, path, seconds = self._upgrade()
-        self._m, self.path = module, Path(path)
-        self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
-        self._upgrade = None
+    def _second_order(self):
+        if self._full is None:
+            module, path, seconds = self._upgrade()
+            self._full, self.path = module, Path(path)
+            self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
+        return self._full
 
     def _fast_arrays(self, params, X, Y=None) -> list | None:
         """The arguments as they are, if all are float64 arrays of the right shapes (the fast
@@ -95,9 +95,10 @@ class CompiledNetwork:
             arrays.append(value)
         return arrays
 
-    def _call(self, name: str, *args):
+    @staticmethod
+    def _call(function, *args):
         try:
-            return getattr(self._m, name)(*args)
+            return function(*args)
         except ValueError as exc:
             raise SymbackpropError(str(exc)) from None
 
@@ -106,18 +107,18 @@ class CompiledNetwork:
         args = self._fast_arrays(params, X)
         if args is not None:
             return self._forward(*args)
-        return self._call("forward", *self._arrays(params), X)
+        return self._call(self._first.forward, *self._arrays(params), X)
 
     def loss(self, params, X, Y) -> float:
         """The loss: the batch mean of the per-sample loss (plus the L2 term)."""
-        return self._call("loss", *self._arrays(params), X, Y)
+        return self._call(self._first.loss, *self._arrays(params), X, Y)
 
     def loss_and_grad(self, params, X, Y) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, gradient dict with params' keys and shapes) from one forward and one
         reverse sweep."""
         args = self._fast_arrays(params, X, Y)
         if args is None:
-            value, *grads = self._call("loss_and_grad", *self._arrays(params), X, Y)
+            value, *grads = self._call(self._first.loss_and_grad, *self._arrays(params), X, Y)
             return value, dict(zip(self.param_names, grads))
         value, *grads = self._loss_and_grad(*args)
         result = dict(zip(self.param_names, grads))
@@ -128,8 +129,7 @@ class CompiledNetwork:
     def hessian(self, params, X, Y) -> np.ndarray:
         """The exact (P, P) Hessian over all parameters, flattened C-order in the order of
         ``init_params``; its code is generated on the first call."""
-        self._second_order()
-        return self._call("hessian", *self._arrays(params), X, Y)
+        return self._call(self._second_order().hessian, *self._arrays(params), X, Y)
 
     @property
     def source(self) -> str:
@@ -149,6 +149,11 @@ class CompiledNetwork:
 
     def cost(self) -> CostReport:
         """Operation counts of the generated functions and seconds per stage in this process."""
-        report = CostReport.from_dict(self._m.COST)
+        module = self._full or self._first
+        report = CostReport.from_dict(module.COST)
         report.seconds = dict(self._seconds)
+        numba_seconds = sum(NUMBA_COMPILE_TIMES.seconds.get(m.__name__, 0.0)
+                            for m in {self._first, module})
+        if numba_seconds:
+            report.seconds["numba compile"] = numba_seconds
         return report

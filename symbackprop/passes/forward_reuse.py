@@ -7,6 +7,7 @@ exp(-z) / (1 + exp(-z))^2; this pass maps them back onto the forward node.
 
 from __future__ import annotations
 
+from ..ir.elementwise import elementwise
 from ..ir.graph import Graph, rewrite
 from ..ir.node import Node, const, is_const, make
 from .stable_forms import _one_plus
@@ -52,7 +53,18 @@ def exp_to_expm1_output(node: Node, present: set[Node]) -> Node | None:
     return None
 
 
-RULES = (logistic_slope_to_sigmoid, sech_squared_to_tanh, exp_to_expm1_output)
+def softmax_to_exp_of_logsumexp(node: Node, present: set[Node]) -> Node | None:
+    """softmax_rows(Z) -> exp(Z - lse(Z)) when lse(Z) = logsumexp_rows(Z) is computed anyway
+    (cross-entropy's forward pass): no second max and sum, and the exp fuses into dZ."""
+    if node.op == "softmax_rows":
+        lse = make("logsumexp_rows", node.args[0])
+        if lse in present:
+            return elementwise(lambda z, top: make("exp", z - top), node.args[0], lse)
+    return None
+
+
+RULES = (logistic_slope_to_sigmoid, sech_squared_to_tanh, exp_to_expm1_output,
+         softmax_to_exp_of_logsumexp)
 
 
 def reuse_forward_values(graph: Graph) -> Graph:
