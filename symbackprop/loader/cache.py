@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import py_compile
 import sys
 import tempfile
 import warnings
@@ -116,6 +117,9 @@ class Cache:
             current = None
         if current is None or sha256(current) != digest:
             write_atomic(path, data)
+            # Write the bytecode too (atomically), even under PYTHONDONTWRITEBYTECODE: a second
+            # process then skips compiling a module that can have tens of thousands of lines.
+            py_compile.compile(str(path), doraise=True)
         entry = json.dumps({"module": ir_hash, "sha256": digest}).encode()
         write_atomic(self._index_path(key), entry)
         return path
