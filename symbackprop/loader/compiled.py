@@ -96,6 +96,9 @@ class CompiledFunction:
         # Builds the module with second derivatives: () -> (module, path, seconds).
         self._upgrade = upgrade
         self._value = module._value
+        self._hessian = self._hvp = None  # the second-order kernels, once they exist
+        if module.SECOND_ORDER:
+            self._hessian, self._hvp = module._hessian, module._hvp
         self._grad = getattr(module, "_grad", None)
         self._value_and_grad = getattr(module, "_value_and_grad", None)
         self._jacobian = getattr(module, "_jacobian", None)
@@ -113,6 +116,7 @@ class CompiledFunction:
         if self._full is None:
             module, path, seconds = self._upgrade()
             self._full, self._path = module, Path(path)
+            self._hessian, self._hvp = module._hessian, module._hvp
             self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
         return self._full
 
@@ -148,6 +152,9 @@ class CompiledFunction:
 
         Its code is generated on the first call (and cached like the rest).
         """
+        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape \
+                and self._hessian is not None:
+            return self._hessian(x)
         module = self._first if self.is_vector else self._second_order()
         try:
             return module.hessian(x)
@@ -156,6 +163,10 @@ class CompiledFunction:
 
     def hvp(self, x, v):
         """Hessian-vector product H(x) v, shape (n,) or (batch, n), without forming H."""
+        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape \
+                and type(v) is _NDARRAY and v.dtype is _F64 and v.shape == x.shape \
+                and self._hvp is not None:
+            return self._hvp(x, v)
         module = self._first if self.is_vector else self._second_order()
         try:
             return module.hvp(x, v)
