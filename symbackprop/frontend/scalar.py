@@ -79,7 +79,14 @@ def _convert(root: sp.Basic, symbols, memo) -> Node:
 
 
 def _check_supported(expr: sp.Basic) -> None:
-    if expr.is_Atom or expr.is_Add or expr.is_Mul or expr.is_Pow:
+    if expr.is_Atom:
+        if (expr.is_Symbol or expr.is_Number or expr.is_NumberSymbol
+                or isinstance(expr, sp.logic.boolalg.BooleanAtom)
+                or expr in (sp.oo, -sp.oo, sp.nan, sp.zoo)):
+            return
+        raise SymbackpropError(f"cannot compile {expr} ({type(expr).__name__}): arrays are "
+                               "float64, so complex and other non-real atoms are not supported")
+    if expr.is_Add or expr.is_Mul or expr.is_Pow:
         return
     kind = type(expr)
     if (kind in _UNARY_FUNCTIONS or kind in _RECIPROCAL or kind in _OF_RECIPROCAL

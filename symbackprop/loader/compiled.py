@@ -62,8 +62,24 @@ _NDARRAY = np.ndarray
 _F64 = np.dtype(np.float64)
 
 
-def _error(exc: ValueError) -> SymbackpropError:
-    return SymbackpropError(str(exc))
+def checked_call(function, *args):
+    """A generated module's validating entry point; its ValueError becomes SymbackpropError."""
+    try:
+        return function(*args)
+    except ValueError as exc:
+        raise SymbackpropError(str(exc)) from None
+
+
+def cost_report(first, full, seconds: dict[str, float]) -> CostReport:
+    """The cost report of a compiled object: the module's operation counts, this process's
+    stage seconds and the Numba compile time of its modules."""
+    report = CostReport.from_dict((full or first).COST)
+    report.seconds = {k: v for k, v in seconds.items() if v}
+    numba_seconds = sum(NUMBA_COMPILE_TIMES.seconds.get(m.__name__, 0.0)
+                        for m in {first, full or first})
+    if numba_seconds:
+        report.seconds["numba compile"] = numba_seconds
+    return report
 
 
 class CompiledFunction:
@@ -124,28 +140,19 @@ class CompiledFunction:
         """f(x): a float (scalar f) or shape (m,) (vector f); a 2-D x gives one row per sample."""
         if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._shape:
             return self._value(x)
-        try:
-            return self._first.value(x)
-        except ValueError as exc:
-            raise _error(exc) from None
+        return checked_call(self._first.value, x)
 
     def grad(self, x):
         """Gradient, shape (n,) or (batch, n)."""
         if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape:
             return self._grad(x)
-        try:
-            return self._first.grad(x)
-        except ValueError as exc:
-            raise _error(exc) from None
+        return checked_call(self._first.grad, x)
 
     def value_and_grad(self, x):
         """(f(x), grad f(x)) from one forward and one reverse sweep."""
         if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape:
             return self._value_and_grad(x)
-        try:
-            return self._first.value_and_grad(x)
-        except ValueError as exc:
-            raise _error(exc) from None
+        return checked_call(self._first.value_and_grad, x)
 
     def hessian(self, x):
         """Hessian, shape (n, n) or (batch, n, n); only its upper triangle's nonzeros are computed.
@@ -156,10 +163,7 @@ class CompiledFunction:
                 and self._hessian is not None:
             return self._hessian(x)
         module = self._first if self.is_vector else self._second_order()
-        try:
-            return module.hessian(x)
-        except ValueError as exc:
-            raise _error(exc) from None
+        return checked_call(module.hessian, x)
 
     def hvp(self, x, v):
         """Hessian-vector product H(x) v, shape (n,) or (batch, n), without forming H."""
@@ -168,10 +172,7 @@ class CompiledFunction:
                 and self._hvp is not None:
             return self._hvp(x, v)
         module = self._first if self.is_vector else self._second_order()
-        try:
-            return module.hvp(x, v)
-        except ValueError as exc:
-            raise _error(exc) from None
+        return checked_call(module.hvp, x, v)
 
     def jacobian(self, x):
         """Jacobian of a vector function, shape (m, n) or (batch, m, n)."""
@@ -180,10 +181,7 @@ class CompiledFunction:
                                    "expressions); use grad for a scalar function")
         if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._shape:
             return self._jacobian(x)
-        try:
-            return self._first.jacobian(x)
-        except ValueError as exc:
-            raise _error(exc) from None
+        return checked_call(self._first.jacobian, x)
 
     @property
     def source(self) -> str:
@@ -207,14 +205,7 @@ class CompiledFunction:
     def cost(self) -> CostReport:
         """Operation counts before/after the passes, the gradient/value ratio, and the seconds
         each stage took in this process (generation or "cache load", and Numba compiling)."""
-        module = self._full or self._first
-        report = CostReport.from_dict(module.COST)
-        report.seconds = {k: v for k, v in self._seconds.items() if v}
-        numba_seconds = sum(NUMBA_COMPILE_TIMES.seconds.get(m.__name__, 0.0)
-                            for m in {self._first, module})
-        if numba_seconds:
-            report.seconds["numba compile"] = numba_seconds
-        return report
+        return cost_report(self._first, self._full, self._seconds)
 
     def __repr__(self) -> str:
         kind = f"{self.n_outputs} outputs" if self.is_vector else "scalar"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cost import CostReport
-from .compiled import _F64, _NDARRAY, NUMBA_COMPILE_TIMES
+from ..cost import CostReport  # noqa: F401  (the type cost() returns)
+from .compiled import _F64, _NDARRAY, checked_call, cost_report
 from ..errors import SymbackpropError
 from .cache import check_writable_target, write_atomic
 
@@ -95,30 +95,23 @@ class CompiledNetwork:
             arrays.append(value)
         return arrays
 
-    @staticmethod
-    def _call(function, *args):
-        try:
-            return function(*args)
-        except ValueError as exc:
-            raise SymbackpropError(str(exc)) from None
-
     def forward(self, params, X) -> np.ndarray:
         """Y_hat, shape (m, outputs), for X of shape (m, inputs)."""
         args = self._fast_arrays(params, X)
         if args is not None:
             return self._forward(*args)
-        return self._call(self._first.forward, *self._arrays(params), X)
+        return checked_call(self._first.forward, *self._arrays(params), X)
 
     def loss(self, params, X, Y) -> float:
         """The loss: the batch mean of the per-sample loss (plus the L2 term)."""
-        return self._call(self._first.loss, *self._arrays(params), X, Y)
+        return checked_call(self._first.loss, *self._arrays(params), X, Y)
 
     def loss_and_grad(self, params, X, Y) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, gradient dict with params' keys and shapes) from one forward and one
         reverse sweep."""
         args = self._fast_arrays(params, X, Y)
         if args is None:
-            value, *grads = self._call(self._first.loss_and_grad, *self._arrays(params), X, Y)
+            value, *grads = checked_call(self._first.loss_and_grad, *self._arrays(params), X, Y)
             return value, dict(zip(self.param_names, grads))
         value, *grads = self._loss_and_grad(*args)
         result = dict(zip(self.param_names, grads))
@@ -129,7 +122,7 @@ class CompiledNetwork:
     def hessian(self, params, X, Y) -> np.ndarray:
         """The exact (P, P) Hessian over all parameters, flattened C-order in the order of
         ``init_params``; its code is generated on the first call."""
-        return self._call(self._second_order().hessian, *self._arrays(params), X, Y)
+        return checked_call(self._second_order().hessian, *self._arrays(params), X, Y)
 
     @property
     def source(self) -> str:
@@ -149,11 +142,4 @@ class CompiledNetwork:
 
     def cost(self) -> CostReport:
         """Operation counts of the generated functions and seconds per stage in this process."""
-        module = self._full or self._first
-        report = CostReport.from_dict(module.COST)
-        report.seconds = dict(self._seconds)
-        numba_seconds = sum(NUMBA_COMPILE_TIMES.seconds.get(m.__name__, 0.0)
-                            for m in {self._first, module})
-        if numba_seconds:
-            report.seconds["numba compile"] = numba_seconds
-        return report
+        return cost_report(self._first, self._full, self._seconds)
