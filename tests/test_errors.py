@@ -127,6 +127,7 @@ def test_constants_by_name_bind_symbols_with_assumptions():
     ([], "empty"),
     (sp.MatrixSymbol("M", 2, 2), "matrix"),
     (x + sp.I, "I"),
+    (sp.exp(2 * sp.I) * x, "I"),
 ])
 def test_bad_expressions(f, needle):
     with _raises() as info:
