@@ -291,7 +291,7 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
         title="Network forward and backward passes, compiled for Numba.",
         version=__version__,
         summary=f"{layers}; loss {net.loss}"
-                + (f" (mean over outputs too)" if net.loss in MEAN_OVER_OUTPUTS else "")
+                + (" (mean over outputs too)" if net.loss in MEAN_OVER_OUTPUTS else "")
                 + f"; l2 = {net.l2!r}",
         parameters="\n".join(f"    {n}: {shapes[n]}" for n in names),
         equations="\n".join(f"    {line}" for line in net.derivation().text.splitlines()),
@@ -310,7 +310,7 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
 
 
 def _hessian_fields(names, shapes) -> dict[str, str]:
-    offsets, views, stores = [], [], []
+    views, stores = [], []
     start = 0
     for n in names:
         size = int(np.prod(shapes[n]))
@@ -319,7 +319,6 @@ def _hessian_fields(names, shapes) -> dict[str, str]:
             stores.append(f"        H[{start}, k] = hv{n}")
         else:
             stores.append(f"        H[{start}:{start + size}, k] = hv{n}.ravel()")
-        offsets.append(start)
         start += size
     return {
         "params": ", ".join(names),

@@ -273,7 +273,7 @@ def test_saved_network_runs_without_symbackprop(tmp_path):
     net = sb.Sequential(inputs=2, layers=[sb.Dense(3, "tanh"), sb.Dense(1, "sigmoid")],
                         loss="binary_cross_entropy")
     model = net.compile()
-    path = model.save(tmp_path / "net_module.py")
+    model.save(tmp_path / "net_module.py")
     params = net.init_params(seed=2)
     X = np.array([[0.5, -1.0], [2.0, 0.1]])
     Y = np.array([[1.0], [0.0]])

@@ -7,7 +7,6 @@ a stable digest (independent of the process) used for canonical ordering and the
 from __future__ import annotations
 
 import hashlib
-import math
 import weakref
 
 from .ops import ARITY, SCALAR_OPS
@@ -56,10 +55,6 @@ class Node:
     def __rtruediv__(self, other): return arith("div", as_node(other), self)
     def __pow__(self, other): return arith("pow", self, as_node(other))
     def __neg__(self): return arith("neg", self)
-
-    @property
-    def is_const(self) -> bool:
-        return self.op == "const"
 
 
 def _attr_key(op: str, attr: object) -> object:
@@ -118,10 +113,6 @@ def is_const(node: Node, value: float | None = None) -> bool:
     if node.op != "const":
         return False
     return value is None or node.attr == value
-
-
-def const_value(node: Node) -> float:
-    return node.attr if node.op == "const" else math.nan
 
 
 ZERO = const(0.0)

@@ -124,17 +124,6 @@ class Cache:
         write_atomic(self._index_path(key), entry)
         return path
 
-    def entries(self) -> list[Path]:
-        return sorted((self.base / "modules").glob("m_*.py"))
-
-    def clear(self) -> int:
-        """Delete every cached module and index entry; returns how many modules were removed."""
-        import shutil
-
-        count = len(self.entries())
-        shutil.rmtree(self.base, ignore_errors=True)
-        return count
-
 
 def check_writable_target(path: Path) -> None:
     if not path.parent.is_dir():

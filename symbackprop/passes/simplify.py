@@ -10,7 +10,7 @@ import math
 
 from ..ir.graph import Graph
 from ..ir.node import Node, const, is_const, make
-from .rules import apply_rules, const_arg
+from .local import apply_rules, const_arg
 
 
 def identity_to_operand(node: Node) -> Node | None:

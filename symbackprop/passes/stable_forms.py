@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..ir.elementwise import MapSpec, operand
 from ..ir.graph import Graph, substitute, toposort
 from ..ir.node import Node, is_const, make
-from .rules import apply_rules, const_arg
+from .local import apply_rules, const_arg
 
 
 def _one_plus(node: Node) -> Node | None:
