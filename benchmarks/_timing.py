@@ -38,8 +38,12 @@ class Timing:
         return (q[2] - q[0]) / self.median
 
     def to_dict(self) -> dict:
-        return {"median_s": self.median, "iqr_rel": self.spread, "number": self.number,
-                "repeats_s": self.per_call}
+        return {
+            "median_s": self.median,
+            "iqr_rel": self.spread,
+            "number": self.number,
+            "repeats_s": self.per_call,
+        }
 
 
 def _loop(fn, number: int) -> float:
@@ -66,8 +70,9 @@ def time_one(fn, *, repeats: int = 7, min_time: float = 0.1, warmup: int = 1) ->
     return compare({"fn": fn}, repeats=repeats, min_time=min_time, warmup=warmup)["fn"]
 
 
-def compare(fns: dict, *, repeats: int = 7, min_time: float = 0.1,
-            warmup: int = 1) -> dict[str, Timing]:
+def compare(
+    fns: dict, *, repeats: int = 7, min_time: float = 0.1, warmup: int = 1
+) -> dict[str, Timing]:
     """Time several zero-argument callables interleaved; returns name -> Timing.
 
     Each callable is warmed up (``warmup`` calls: JIT compilation, caches), gets its own loop

@@ -60,8 +60,16 @@ import sympy as sp  # noqa: E402
 import symbackprop as sb  # noqa: E402
 
 from ._timing import compare, fmt_ratio, fmt_time, wall  # noqa: E402
-from .scalar import (Peers, _json_default, agrees, error_text, progress, ratio,  # noqa: E402
-                     render_table, verdict)
+from .scalar import (
+    Peers,
+    _json_default,
+    agrees,
+    error_text,
+    progress,
+    ratio,  # noqa: E402
+    render_table,
+    verdict,
+)
 
 # benchmarks.scalar appends the same XLA flags when imported: keep them once (JAX reads the
 # variable when its backend starts, in Peers(), after this).
@@ -77,14 +85,15 @@ MNIST_TARGET = 1.1
 LOGREG_TARGET = 1.3
 TANH_TARGET = 1.5
 # Compile targets (seconds).
-COMPILE_TARGET = 1.0        # net.compile(), cold: derive + optimize + print (+ write/import)
-COLD_TOTAL_TARGET = 5.0     # net.compile() + first loss_and_grad (Numba cold compile)
-WARM_TOTAL_TARGET = 0.5     # the same in a second process on the same cache
+COMPILE_TARGET = 1.0  # net.compile(), cold: derive + optimize + print (+ write/import)
+COLD_TOTAL_TARGET = 5.0  # net.compile() + first loss_and_grad (Numba cold compile)
+WARM_TOTAL_TARGET = 0.5  # the same in a second process on the same cache
 
 LOGREG_L2 = 0.01
 
 
 # ============================================================================ configuration
+
 
 @dataclass
 class Config:
@@ -92,7 +101,7 @@ class Config:
     repeats: int
     min_time: float
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sb-netbench-")))
-    cache_dir: Path | None = None   # None: a fresh cache inside ``work`` (deleted at the end)
+    cache_dir: Path | None = None  # None: a fresh cache inside ``work`` (deleted at the end)
 
     @property
     def run_cache(self) -> Path:
@@ -132,9 +141,11 @@ class Session:
 
 # ============================================================================ networks and data
 
+
 def make_net(sizes, acts, loss, l2=0.0):
-    return sb.Sequential(inputs=sizes[0], layers=[sb.Dense(u, a) for u, a in zip(sizes[1:], acts)],
-                         loss=loss, l2=l2)
+    return sb.Sequential(
+        inputs=sizes[0], layers=[sb.Dense(u, a) for u, a in zip(sizes[1:], acts)], loss=loss, l2=l2
+    )
 
 
 def classification_data(n_in: int, n_out: int, batch: int, seed: int):
@@ -163,6 +174,7 @@ def random_params(net, seed: int, scale: float | None = None) -> dict[str, np.nd
 # ---------------------------------------------------------------- hand-written Numba references
 # Written from the matrix-form backprop equations: BLAS products through np.dot, element-wise
 # work as fused loops. Each is checked against symbackprop before it is timed.
+
 
 @nb.njit(cache=False, error_model="numpy")
 def _softmax_ce_backward(Z, b, Y):
@@ -220,7 +232,7 @@ def ref_sigmoid_softmax(W1, b1, W2, b2, X, Y):
     loss, dZ2 = _softmax_ce_backward(Z2, b2, Y)
     dW2 = np.dot(dZ2.T, A1)
     db2 = _colsum(dZ2)
-    dZ1 = np.dot(dZ2, W2)                      # dA1, turned into dZ1 in place
+    dZ1 = np.dot(dZ2, W2)  # dA1, turned into dZ1 in place
     for i in range(m):
         for j in range(h):
             a = A1[i, j]
@@ -344,12 +356,12 @@ def ref_tanh_mse_hessian(W1, b1, W2, b2, X, Y):
     for i in range(m):
         r = R[i]
         for j in range(h):
-            u = b1[j]                     # a_j and D_j again, for sample i
+            u = b1[j]  # a_j and D_j again, for sample i
             for k in range(n):
                 u += W1[j, k] * X[i, k]
             a = math.tanh(u)
             dj = 1.0 - a * a
-            curv = r * W2[0, j] * (-2.0 * a * dj)   # r * v_j * tanh''(u)
+            curv = r * W2[0, j] * (-2.0 * a * dj)  # r * v_j * tanh''(u)
             for k in range(n + 1):
                 xk = X[i, k] if k < n else 1.0
                 p = j * n + k if k < n else nw1 + j
@@ -365,14 +377,19 @@ def ref_tanh_mse_hessian(W1, b1, W2, b2, X, Y):
 
 # ---------------------------------------------------------------- the same losses for JAX / torch
 
+
 def array_loss(fw: str, mod, acts, loss: str, l2: float = 0.0):
     """loss(params_tuple, X, Y) for framework ``fw`` ("jax" or "torch"); ``mod`` is jnp or
     torch. The last layer's softmax/sigmoid is fused into its loss (as log-sum-exp / softplus)."""
     if fw == "jax":
         import jax
 
-        fns = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "tanh": mod.tanh,
-               "linear": lambda z: z}
+        fns = {
+            "sigmoid": jax.nn.sigmoid,
+            "relu": jax.nn.relu,
+            "tanh": mod.tanh,
+            "linear": lambda z: z,
+        }
         logsumexp = lambda z: jax.scipy.special.logsumexp(z, axis=1)  # noqa: E731
         softplus = jax.nn.softplus
     else:
@@ -387,8 +404,10 @@ def array_loss(fw: str, mod, acts, loss: str, l2: float = 0.0):
             W, b = params[2 * l], params[2 * l + 1]
             Z = A @ W.T + b
             last = l == len(acts) - 1
-            if last and (act, loss) in (("softmax", "cross_entropy"),
-                                        ("sigmoid", "binary_cross_entropy")):
+            if last and (act, loss) in (
+                ("softmax", "cross_entropy"),
+                ("sigmoid", "binary_cross_entropy"),
+            ):
                 break
             A = fns[act](Z)
         if loss == "cross_entropy":
@@ -419,9 +438,23 @@ def short_error(exc: BaseException, limit: int = 500) -> str:
 
 # ============================================================================ table: per call
 
-PER_CALL_HEADERS = ["network", "batch", "symbackprop", "numba ref", "sb/ref", "target", "ok?",
-                    "sb kernel*", "kernel/ref", "jax.jit", "jax/sb", "torch eager", "torch/sb",
-                    "noise", "sb 1st call [incl. Numba]"]
+PER_CALL_HEADERS = [
+    "network",
+    "batch",
+    "symbackprop",
+    "numba ref",
+    "sb/ref",
+    "target",
+    "ok?",
+    "sb kernel*",
+    "kernel/ref",
+    "jax.jit",
+    "jax/sb",
+    "torch eager",
+    "torch/sb",
+    "noise",
+    "sb 1st call [incl. Numba]",
+]
 
 
 def _kernel_call(model, arrays, X, Y):
@@ -462,17 +495,21 @@ def loss_grad_row(s: Session, label: str, net, model, acts, params, X, Y, ref, t
         bad = [i for i, (g, e) in enumerate(zip(got, expected)) if not agrees(g, e)]
         if len(got) != len(expected) or bad:
             what = ", ".join(("loss" if i == 0 else "d" + names[i - 1]) for i in bad)
-            err = max(float(np.max(np.abs(np.asarray(got[i]) - expected[i]))) for i in bad) \
-                if bad else float("nan")
-            s.note(f"{name} DISAGREES with symbackprop for {label} batch {X.shape[0]} "
-                   f"({what}; max abs diff {err:.3g}); not timed")
+            err = (
+                max(float(np.max(np.abs(np.asarray(got[i]) - expected[i]))) for i in bad)
+                if bad
+                else float("nan")
+            )
+            s.note(
+                f"{name} DISAGREES with symbackprop for {label} batch {X.shape[0]} "
+                f"({what}; max abs diff {err:.3g}); not timed"
+            )
             row["status"][name] = "MISMATCH"
             return
         row["status"][name] = "verified"
         fns[name] = call
 
-    check("numba ref", lambda: ((lambda: ref(*arrays, X, Y)),
-                                (lambda: ref(*arrays, X, Y))))
+    check("numba ref", lambda: ((lambda: ref(*arrays, X, Y)), (lambda: ref(*arrays, X, Y))))
     kcall = _kernel_call(model, arrays, X, Y)
     if kcall is not None:
         check("sb kernel", lambda: (kcall, kcall))
@@ -480,6 +517,7 @@ def loss_grad_row(s: Session, label: str, net, model, acts, params, X, Y, ref, t
         row["status"]["sb kernel"] = "n/a"
     peers = s.peers
     if peers.jax:
+
         def make_jax():
             jax, jnp = peers.jax, peers.jnp
             f = jax.jit(jax.value_and_grad(array_loss("jax", jnp, acts, net.loss, net.l2)))
@@ -489,9 +527,12 @@ def loss_grad_row(s: Session, label: str, net, model, acts, params, X, Y, ref, t
             def result():
                 v, g = f(pj, Xj, Yj)
                 return [float(v)] + [np.asarray(x) for x in g]
+
             return (lambda: jax.block_until_ready(f(pj, Xj, Yj))), result
+
         check("jax.jit", make_jax)
     if peers.torch:
+
         def make_torch():
             torch = peers.torch
             f = array_loss("torch", torch, acts, net.loss, net.l2)
@@ -506,7 +547,9 @@ def loss_grad_row(s: Session, label: str, net, model, acts, params, X, Y, ref, t
             def result():
                 v, g = call()
                 return [float(v.detach())] + [x.detach().numpy() for x in g]
+
             return call, result
+
         check("torch eager", make_torch)
 
     progress(f"timing {label} batch {X.shape[0]}: {', '.join(fns)}")
@@ -534,19 +577,29 @@ def loss_grad_cells(row: dict) -> list[str]:
         return row["status"].get(name, "skipped")
 
     r = row["ratios"]
-    return head + [t("symbackprop"), t("numba ref"), fmt_ratio(r["sb/ref"]),
-                   f"<={row['target']:g}", verdict(r["sb/ref"], row["target"]),
-                   t("sb kernel"), fmt_ratio(r["kernel/ref"]),
-                   t("jax.jit"), fmt_ratio(r["jax/sb"]), t("torch eager"),
-                   fmt_ratio(r["torch/sb"]), f"{100 * row['noise_iqr_rel_max']:.0f}%",
-                   fmt_time(row["sb_first_call_s"])]
+    return head + [
+        t("symbackprop"),
+        t("numba ref"),
+        fmt_ratio(r["sb/ref"]),
+        f"<={row['target']:g}",
+        verdict(r["sb/ref"], row["target"]),
+        t("sb kernel"),
+        fmt_ratio(r["kernel/ref"]),
+        t("jax.jit"),
+        fmt_ratio(r["jax/sb"]),
+        t("torch eager"),
+        fmt_ratio(r["torch/sb"]),
+        f"{100 * row['noise_iqr_rel_max']:.0f}%",
+        fmt_time(row["sb_first_call_s"]),
+    ]
 
 
 KERNEL_FOOTNOTE = (
     "* sb kernel: the generated module's raw @njit _loss_and_grad called with positional arrays "
     "(no dict\n  validation, no result dict): a diagnostic of the kernel alone. The target "
     "column is for the public\n  model.loss_and_grad(params, X, Y), which includes that "
-    "wrapper.")
+    "wrapper."
+)
 
 
 def table_small(s: Session) -> dict:
@@ -563,11 +616,15 @@ def table_small(s: Session) -> dict:
     rows = []
     for batch, target in SMALL_TARGETS.items():
         X, Y = classification_data(64, 10, batch, seed=batch)
-        rows.append(loss_grad_row(s, label, net, model, acts, params, X, Y,
-                                  ref_sigmoid_softmax, target))
+        rows.append(
+            loss_grad_row(s, label, net, model, acts, params, X, Y, ref_sigmoid_softmax, target)
+        )
     text = render_table(PER_CALL_HEADERS, [loss_grad_cells(r) for r in rows])
-    return {"title": "64-32-10 network: per-call forward + backward, model.loss_and_grad",
-            "text": text + "\n" + KERNEL_FOOTNOTE, "rows": rows}
+    return {
+        "title": "64-32-10 network: per-call forward + backward, model.loss_and_grad",
+        "text": text + "\n" + KERNEL_FOOTNOTE,
+        "rows": rows,
+    }
 
 
 def table_mnist(s: Session) -> dict:
@@ -578,26 +635,49 @@ def table_mnist(s: Session) -> dict:
         model = s.compile("mnist", net)
     except Exception as exc:
         s.note(f"net.compile failed for {label}: {short_error(exc)}")
-        return {"title": "", "text": "ERROR", "rows": [{"network": label, "error": short_error(exc)}]}
+        return {
+            "title": "",
+            "text": "ERROR",
+            "rows": [{"network": label, "error": short_error(exc)}],
+        }
     params = random_params(net, seed=1)
     X, Y = classification_data(784, 10, 128, seed=128)
-    rows = [loss_grad_row(s, label, net, model, acts, params, X, Y, ref_relu_relu_softmax,
-                          MNIST_TARGET)]
+    rows = [
+        loss_grad_row(s, label, net, model, acts, params, X, Y, ref_relu_relu_softmax, MNIST_TARGET)
+    ]
     text = render_table(PER_CALL_HEADERS, [loss_grad_cells(r) for r in rows])
-    return {"title": "784-256-128-10 network (BLAS-bound): per-call forward + backward, "
-                     "model.loss_and_grad",
-            "text": text + "\n" + KERNEL_FOOTNOTE, "rows": rows}
+    return {
+        "title": "784-256-128-10 network (BLAS-bound): per-call forward + backward, "
+        "model.loss_and_grad",
+        "text": text + "\n" + KERNEL_FOOTNOTE,
+        "rows": rows,
+    }
 
 
 # ============================================================================ table: Hessians
 
-HESSIAN_HEADERS = ["problem", "P", "symbackprop", "hand-written", "sb/ref", "target", "ok?",
-                   "jax.jit", "jax/sb", "torch.func", "torch/sb", "jax/ref", "torch/ref", "noise",
-                   "sb 1st call [incl. codegen+Numba]"]
+HESSIAN_HEADERS = [
+    "problem",
+    "P",
+    "symbackprop",
+    "hand-written",
+    "sb/ref",
+    "target",
+    "ok?",
+    "jax.jit",
+    "jax/sb",
+    "torch.func",
+    "torch/sb",
+    "jax/ref",
+    "torch/ref",
+    "noise",
+    "sb 1st call [incl. codegen+Numba]",
+]
 
 
-def hessian_row(s: Session, label: str, net, model, acts, params, X, Y, ref_call, target,
-                ref_name: str) -> dict:
+def hessian_row(
+    s: Session, label: str, net, model, acts, params, X, Y, ref_call, target, ref_name: str
+) -> dict:
     names = list(params)
     arrays = [params[k] for k in names]
     shapes = [a.shape for a in arrays]
@@ -618,8 +698,10 @@ def hessian_row(s: Session, label: str, net, model, acts, params, X, Y, ref_call
         if H.shape != (P, P):
             s.note(f"{label}: model.hessian has shape {H.shape}, expected {(P, P)}")
         elif not np.allclose(H, H.T, rtol=1e-10, atol=1e-12):
-            s.note(f"{label}: model.hessian is not symmetric "
-                   f"(max |H - H^T| {float(np.max(np.abs(H - H.T))):.3g})")
+            s.note(
+                f"{label}: model.hessian is not symmetric "
+                f"(max |H - H^T| {float(np.max(np.abs(H - H.T))):.3g})"
+            )
     except Exception as exc:
         s.note(f"model.hessian FAILED for {label}: {short_error(exc)}")
         row["error"] = short_error(exc)
@@ -641,8 +723,10 @@ def hessian_row(s: Session, label: str, net, model, acts, params, X, Y, ref_call
             return
         if not agrees(got, want):
             err = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
-            s.note(f"{name} Hessian DISAGREES with {baseline['name']} for {label} "
-                   f"(shape {got.shape}, max abs diff {err:.3g}); not timed")
+            s.note(
+                f"{name} Hessian DISAGREES with {baseline['name']} for {label} "
+                f"(shape {got.shape}, max abs diff {err:.3g}); not timed"
+            )
             row["status"][name] = "MISMATCH"
             return
         row["status"][name] = "verified"
@@ -659,12 +743,13 @@ def hessian_row(s: Session, label: str, net, model, acts, params, X, Y, ref_call
     def unflatten(t):
         out, start = [], 0
         for shape, size in zip(shapes, sizes):
-            out.append(t[start:start + size].reshape(shape))
+            out.append(t[start : start + size].reshape(shape))
             start += size
         return tuple(out)
 
     peers = s.peers
     if peers.jax:
+
         def make_jax():
             jax, jnp = peers.jax, peers.jnp
             f = array_loss("jax", jnp, acts, net.loss, net.l2)
@@ -672,8 +757,10 @@ def hessian_row(s: Session, label: str, net, model, acts, params, X, Y, ref_call
             h = jax.jit(jax.hessian(lambda t: f(unflatten(t), Xj, Yj)))
             tj = jnp.asarray(theta)
             return (lambda: h(tj).block_until_ready()), (lambda: np.asarray(h(tj)))
+
         check("jax.jit", make_jax)
     if peers.torch:
+
         def make_torch():
             torch = peers.torch
             f = array_loss("torch", torch, acts, net.loss, net.l2)
@@ -682,11 +769,14 @@ def hessian_row(s: Session, label: str, net, model, acts, params, X, Y, ref_call
             h = torch.func.hessian(lambda t: f(unflatten(t), Xt, Yt))
             tt = torch.tensor(theta, dtype=torch.float64)
             return (lambda: h(tt)), (lambda: h(tt).detach().numpy())
+
         check("torch.func", make_torch)
 
     if baseline["name"] != "symbackprop" and baseline["name"] is not None:
-        s.note(f"{label}: without symbackprop's Hessian, the others were checked against "
-               f"{baseline['name']} ({row['status'][baseline['name']]})")
+        s.note(
+            f"{label}: without symbackprop's Hessian, the others were checked against "
+            f"{baseline['name']} ({row['status'][baseline['name']]})"
+        )
     if not fns:
         return row
     progress(f"timing Hessian {label}: {', '.join(fns)}")
@@ -719,11 +809,21 @@ def hessian_cells(row: dict) -> list[str]:
     ok = verdict(r["sb/ref"], row["target"])
     if "symbackprop" not in row["timings"]:
         ok = "FAIL"
-    return head + [t("symbackprop"), t("hand-written"), fmt_ratio(r["sb/ref"]),
-                   f"<={row['target']:g}", ok, t("jax.jit"), fmt_ratio(r["jax/sb"]),
-                   t("torch.func"), fmt_ratio(r["torch/sb"]), fmt_ratio(r["jax/ref"]),
-                   fmt_ratio(r["torch/ref"]), f"{100 * row['noise_iqr_rel_max']:.0f}%",
-                   fmt_time(row.get("sb_first_call_s"))]
+    return head + [
+        t("symbackprop"),
+        t("hand-written"),
+        fmt_ratio(r["sb/ref"]),
+        f"<={row['target']:g}",
+        ok,
+        t("jax.jit"),
+        fmt_ratio(r["jax/sb"]),
+        t("torch.func"),
+        fmt_ratio(r["torch/sb"]),
+        fmt_ratio(r["jax/ref"]),
+        fmt_ratio(r["torch/ref"]),
+        f"{100 * row['noise_iqr_rel_max']:.0f}%",
+        fmt_time(row.get("sb_first_call_s")),
+    ]
 
 
 def table_hessian(s: Session) -> dict:
@@ -740,9 +840,21 @@ def table_hessian(s: Session) -> dict:
     try:
         model = s.compile("logreg", net)
         W1, b1 = params["W1"], params["b1"]
-        rows.append(hessian_row(s, label, net, model, acts, params, X, Y,
-                                lambda: ref_logreg_hessian(W1, b1, X, Y, LOGREG_L2),
-                                LOGREG_TARGET, "closed form"))
+        rows.append(
+            hessian_row(
+                s,
+                label,
+                net,
+                model,
+                acts,
+                params,
+                X,
+                Y,
+                lambda: ref_logreg_hessian(W1, b1, X, Y, LOGREG_L2),
+                LOGREG_TARGET,
+                "closed form",
+            )
+        )
     except Exception as exc:
         s.note(f"Hessian table, {label}: {short_error(exc)}")
         rows.append({"problem": label, "error": short_error(exc)})
@@ -758,17 +870,31 @@ def table_hessian(s: Session) -> dict:
     try:
         model = s.compile("tanh", net)
         arr = [params[k] for k in params]
-        rows.append(hessian_row(s, label, net, model, acts, params, X, Y,
-                                lambda: ref_tanh_mse_hessian(*arr, X, Y), TANH_TARGET,
-                                "hand-written"))
+        rows.append(
+            hessian_row(
+                s,
+                label,
+                net,
+                model,
+                acts,
+                params,
+                X,
+                Y,
+                lambda: ref_tanh_mse_hessian(*arr, X, Y),
+                TANH_TARGET,
+                "hand-written",
+            )
+        )
     except Exception as exc:
         s.note(f"Hessian table, {label}: {short_error(exc)}")
         rows.append({"problem": label, "error": short_error(exc)})
 
     text = render_table(HESSIAN_HEADERS, [hessian_cells(r) for r in rows])
-    text += ("\n  symbackprop: model.hessian(params, X, Y), (P, P) in init_params order (W1, b1, "
-             "...). jax: jax.jit(jax.hessian(f)) and\n  torch: torch.func.hessian(f), both of f "
-             "over the same parameters flattened into one vector.")
+    text += (
+        "\n  symbackprop: model.hessian(params, X, Y), (P, P) in init_params order (W1, b1, "
+        "...). jax: jax.jit(jax.hessian(f)) and\n  torch: torch.func.hessian(f), both of f "
+        "over the same parameters flattened into one vector."
+    )
     return {"title": "Exact Hessians over all parameters", "text": text, "rows": rows}
 
 
@@ -811,19 +937,33 @@ print("CHILD-RESULT " + json.dumps({
 def _child(cache: Path, sizes, acts, loss, batch) -> dict:
     """Run CHILD_SCRIPT in a new Python process (same thread settings); its measurements."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in
-                                        env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    cfg = json.dumps({"cache": str(cache), "sizes": list(sizes), "acts": list(acts),
-                      "loss": loss, "batch": batch})
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    cfg = json.dumps(
+        {
+            "cache": str(cache),
+            "sizes": list(sizes),
+            "acts": list(acts),
+            "loss": loss,
+            "batch": batch,
+        }
+    )
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD_SCRIPT, cfg], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD_SCRIPT, cfg],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     elapsed = time.perf_counter() - start
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("CHILD-RESULT ")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise RuntimeError(f"child process exited {proc.returncode}: " + " | ".join(tail))
-    out = json.loads(lines[-1][len("CHILD-RESULT "):])
+    out = json.loads(lines[-1][len("CHILD-RESULT ") :])
     out["process_wall_s"] = elapsed
     return out
 
@@ -833,8 +973,12 @@ def _sum_stages(stages: dict, keys) -> float:
 
 
 def table_compile(s: Session) -> dict:
-    sizes, acts, loss, batch = (784, 256, 128, 10), ("relu", "relu", "softmax"), \
-        "cross_entropy", 128
+    sizes, acts, loss, batch = (
+        (784, 256, 128, 10),
+        ("relu", "relu", "softmax"),
+        "cross_entropy",
+        128,
+    )
     cache = s.cfg.fresh_cache("compile")
     rows, cells = [], []
     for label in ("process 1: empty cache", "process 2: same cache"):
@@ -851,36 +995,65 @@ def table_compile(s: Session) -> dict:
         total_target = COLD_TOTAL_TARGET if cold else WARM_TOTAL_TARGET
         r.update({"process": label, "total_s": total, "total_target_s": total_target})
         rows.append(r)
-        cells.append([label, fmt_time(r["compile_s"]),
-                      (verdict(r["compile_s"], COMPILE_TARGET) + f" (<{COMPILE_TARGET:g} s)")
-                      if cold else "", fmt_time(r["first_call_s"]), fmt_time(total),
-                      f"<{total_target:g} s", verdict(total, total_target),
-                      fmt_time(r["second_call_s"]), fmt_time(r["import_s"])])
+        cells.append(
+            [
+                label,
+                fmt_time(r["compile_s"]),
+                (verdict(r["compile_s"], COMPILE_TARGET) + f" (<{COMPILE_TARGET:g} s)")
+                if cold
+                else "",
+                fmt_time(r["first_call_s"]),
+                fmt_time(total),
+                f"<{total_target:g} s",
+                verdict(total, total_target),
+                fmt_time(r["second_call_s"]),
+                fmt_time(r["import_s"]),
+            ]
+        )
     text = render_table(
-        ["784-256-128-10, batch 128", "net.compile()", "compile ok?",
-         "1st loss_and_grad", "compile + 1st call", "target", "ok?", "2nd call",
-         "import symbackprop [not in total]"], cells, align="lrlrrrlrr")
+        [
+            "784-256-128-10, batch 128",
+            "net.compile()",
+            "compile ok?",
+            "1st loss_and_grad",
+            "compile + 1st call",
+            "target",
+            "ok?",
+            "2nd call",
+            "import symbackprop [not in total]",
+        ],
+        cells,
+        align="lrlrrrlrr",
+    )
     for r in rows:
         if "error" in r:
             continue
-        text += (f"\n  {r['process']}: net.compile() stages: "
-                 + ", ".join(f"{k} {v:.3f}s" for k, v in r["stages_compile_s"].items()))
-        extra = {k: v for k, v in r["stages_after_first_call_s"].items()
-                 if r["stages_compile_s"].get(k) != v}
+        text += f"\n  {r['process']}: net.compile() stages: " + ", ".join(
+            f"{k} {v:.3f}s" for k, v in r["stages_compile_s"].items()
+        )
+        extra = {
+            k: v
+            for k, v in r["stages_after_first_call_s"].items()
+            if r["stages_compile_s"].get(k) != v
+        }
         if extra:
-            text += "; added by the 1st call: " + ", ".join(f"{k} {v:.3f}s"
-                                                             for k, v in extra.items())
-    text += ("\n  Each process is a fresh `python -c` (sys.executable) with the same thread "
-             "settings; process 1 starts from an\n  empty cache folder (SymPy + printer + "
-             "write/import in net.compile(), Numba's cold compile in the 1st call);\n  process 2 "
-             "loads the module from the cache and Numba's object code from its __pycache__.")
+            text += "; added by the 1st call: " + ", ".join(
+                f"{k} {v:.3f}s" for k, v in extra.items()
+            )
+    text += (
+        "\n  Each process is a fresh `python -c` (sys.executable) with the same thread "
+        "settings; process 1 starts from an\n  empty cache folder (SymPy + printer + "
+        "write/import in net.compile(), Numba's cold compile in the 1st call);\n  process 2 "
+        "loads the module from the cache and Numba's object code from its __pycache__."
+    )
 
     # Source size vs depth/width: symbolic only (no Numba).
     size_rows, size_cells = [], []
     for arch, arch_acts, arch_loss in (
-            ((4, 3, 2), ("sigmoid", "softmax"), "cross_entropy"),
-            ((784, 256, 128, 10), ("relu", "relu", "softmax"), "cross_entropy"),
-            ((784, 256, 128, 64, 10), ("relu", "relu", "relu", "softmax"), "cross_entropy")):
+        ((4, 3, 2), ("sigmoid", "softmax"), "cross_entropy"),
+        ((784, 256, 128, 10), ("relu", "relu", "softmax"), "cross_entropy"),
+        ((784, 256, 128, 64, 10), ("relu", "relu", "relu", "softmax"), "cross_entropy"),
+    ):
         name = "-".join(map(str, arch))
         progress(f"source size, {name}")
         try:
@@ -888,38 +1061,78 @@ def table_compile(s: Session) -> dict:
             net = make_net(arch, arch_acts, arch_loss)
             model, t_compile = wall(lambda: net.compile(cache_dir=s.cfg.fresh_cache(f"src{name}")))
             path = getattr(model, "path", None)
-            first_lines = (len(Path(path).read_text(encoding="utf-8").splitlines())
-                           if path is not None else None)
+            first_lines = (
+                len(Path(path).read_text(encoding="utf-8").splitlines())
+                if path is not None
+                else None
+            )
             source, t_source = wall(lambda: model.source)
         except Exception as exc:
             s.note(f"source size, {name}: {short_error(exc)}")
             size_cells.append([name, "ERROR"] + ["-"] * 5)
             continue
         n_params = sum(int(np.prod(v.shape)) for v in net.init_params(seed=0).values())
-        r = {"network": name, "layers": len(arch) - 1, "params": n_params,
-             "compile_s": t_compile, "source_s": t_source,
-             "first_order_lines": first_lines, "source_lines": len(source.splitlines()),
-             "source_chars": len(source)}
+        r = {
+            "network": name,
+            "layers": len(arch) - 1,
+            "params": n_params,
+            "compile_s": t_compile,
+            "source_s": t_source,
+            "first_order_lines": first_lines,
+            "source_lines": len(source.splitlines()),
+            "source_chars": len(source),
+        }
         size_rows.append(r)
-        size_cells.append([name, str(r["layers"]), f"{n_params:,}", fmt_time(t_compile),
-                           str(first_lines) if first_lines is not None else "-",
-                           fmt_time(t_source), str(r["source_lines"])])
-    text += ("\n\nGenerated source size (cold, empty cache; symbolic work only, no Numba). "
-             "'first-order lines': the module net.compile()\nwrites (forward, loss, "
-             "loss_and_grad); model.source adds the Hessian code, generated on that first read:\n")
-    text += render_table(["network", "layers", "parameters", "net.compile()", "first-order lines",
-                          "model.source", "model.source lines"], size_cells, align="lrrrrrr")
-    return {"title": "Compile scale: 784-256-128-10 cold and cached, in fresh processes; "
-                     "source size vs layers",
-            "text": text, "rows": rows, "source_size_rows": size_rows}
+        size_cells.append(
+            [
+                name,
+                str(r["layers"]),
+                f"{n_params:,}",
+                fmt_time(t_compile),
+                str(first_lines) if first_lines is not None else "-",
+                fmt_time(t_source),
+                str(r["source_lines"]),
+            ]
+        )
+    text += (
+        "\n\nGenerated source size (cold, empty cache; symbolic work only, no Numba). "
+        "'first-order lines': the module net.compile()\nwrites (forward, loss, "
+        "loss_and_grad); model.source adds the Hessian code, generated on that first read:\n"
+    )
+    text += render_table(
+        [
+            "network",
+            "layers",
+            "parameters",
+            "net.compile()",
+            "first-order lines",
+            "model.source",
+            "model.source lines",
+        ],
+        size_cells,
+        align="lrrrrrr",
+    )
+    return {
+        "title": "Compile scale: 784-256-128-10 cold and cached, in fresh processes; "
+        "source size vs layers",
+        "text": text,
+        "rows": rows,
+        "source_size_rows": size_rows,
+    }
 
 
 # ============================================================================ main
 
+
 def header(s: Session) -> list[str]:
-    vers = {"python": platform.python_version(), "numpy": np.__version__,
-            "numba": nb.__version__, "sympy": sp.__version__,
-            "symbackprop": getattr(sb, "__version__", "?"), **s.peers.versions}
+    vers = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": nb.__version__,
+        "sympy": sp.__version__,
+        "symbackprop": getattr(sb, "__version__", "?"),
+        **s.peers.versions,
+    }
     threads = [f"numba.config.NUMBA_NUM_THREADS={nb.config.NUMBA_NUM_THREADS}"]
     threads += [f"{k}={os.environ.get(k)}" for k in THREAD_ENV if k != "NUMBA_NUM_THREADS"]
     if s.peers.torch:
@@ -943,26 +1156,47 @@ def header(s: Session) -> list[str]:
         "every peer's loss and gradients (or Hessian) are checked against symbackprop's "
         "(np.allclose, rtol 1e-7) before timing",
         "noise = largest interquartile range among a row's timings, relative to its median",
-        "cache: " + (f"--cache-dir {cfg.cache_dir} (re-used: first calls may be cache loads)"
-                     if cfg.cache_dir else "fresh temporary folder for this run (cold)"),
+        "cache: "
+        + (
+            f"--cache-dir {cfg.cache_dir} (re-used: first calls may be cache loads)"
+            if cfg.cache_dir
+            else "fresh temporary folder for this run (cold)"
+        ),
     ]
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.networks", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: fewer repeats, shorter loops (same networks)")
-    ap.add_argument("--only", action="append", metavar="NAME",
-                    help=f"run only these tables ({', '.join(TABLES)}); repeat or comma-separate")
-    ap.add_argument("--cache-dir", type=Path, default=None,
-                    help="keep compiled modules (and Numba's object code) here for the per-call "
-                         "and Hessian tables, so a re-run skips Numba compilation; default: a "
-                         "fresh temporary cache per run. The compile table always starts cold. "
-                         "Clear it after changing symbackprop")
-    ap.add_argument("--json", type=Path, default=None,
-                    help="where to write the JSON results (default: benchmarks/results/"
-                         "networks-<time>.json)")
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.networks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: fewer repeats, shorter loops (same networks)",
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run only these tables ({', '.join(TABLES)}); repeat or comma-separate",
+    )
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep compiled modules (and Numba's object code) here for the per-call "
+        "and Hessian tables, so a re-run skips Numba compilation; default: a "
+        "fresh temporary cache per run. The compile table always starts cold. "
+        "Clear it after changing symbackprop",
+    )
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the JSON results (default: benchmarks/results/networks-<time>.json)",
+    )
     args = ap.parse_args(argv)
     only = [t for item in (args.only or []) for t in item.split(",") if t]
     unknown = sorted(set(only) - set(TABLES))
@@ -976,8 +1210,12 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     head = header(s)
     print("\n".join(head), flush=True)
-    runners = {"small": table_small, "mnist": table_mnist, "hessian": table_hessian,
-               "compile": table_compile}
+    runners = {
+        "small": table_small,
+        "mnist": table_mnist,
+        "hessian": table_hessian,
+        "compile": table_compile,
+    }
     tables = {}
     try:
         for name in selected:
@@ -999,13 +1237,18 @@ def main(argv=None) -> int:
         print(f"  - {n}")
     print(f"total wall time {elapsed:.0f} s")
 
-    out = args.json or RESULTS_DIR / (f"networks-{time.strftime('%Y%m%d-%H%M%S')}"
-                                      f"{'-quick' if cfg.quick else ''}.json")
+    out = args.json or RESULTS_DIR / (
+        f"networks-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if cfg.quick else ''}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"header": head, "argv": sys.argv[1:], "quick": cfg.quick,
-               "tables": {k: {kk: vv for kk, vv in v.items() if kk != "cells"}
-                          for k, v in tables.items()},
-               "notes": s.notes, "wall_s": elapsed}
+    payload = {
+        "header": head,
+        "argv": sys.argv[1:],
+        "quick": cfg.quick,
+        "tables": {k: {kk: vv for kk, vv in v.items() if kk != "cells"} for k, v in tables.items()},
+        "notes": s.notes,
+        "wall_s": elapsed,
+    }
     out.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n", encoding="utf-8")
     print(f"results written to {out}")
     return 0

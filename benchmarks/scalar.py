@@ -57,13 +57,14 @@ from ._timing import compare, fmt_ratio, fmt_time, wall  # noqa: E402
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TABLES = ("rosenbrock", "dense", "compile", "cheap")
 
-REF_TARGET = 1.5       # symbackprop / hand-written Numba, per call
-OPS_TARGET = 3.0       # ops(grad) / ops(value)
-TIME_TARGET = 4.0      # time(grad) / time(value)
-SIZE_REPEATS = 3       # cold sb.compile runs per size in the source-size part
+REF_TARGET = 1.5  # symbackprop / hand-written Numba, per call
+OPS_TARGET = 3.0  # ops(grad) / ops(value)
+TIME_TARGET = 4.0  # time(grad) / time(value)
+SIZE_REPEATS = 3  # cold sb.compile runs per size in the source-size part
 
 
 # ============================================================================ configuration
+
 
 @dataclass
 class Config:
@@ -80,7 +81,7 @@ class Config:
     compile_hess_n: int
     source_sizes: tuple[int, ...]
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sb-bench-")))
-    cache_dir: Path | None = None   # None: a fresh cache inside ``work`` (deleted at the end)
+    cache_dir: Path | None = None  # None: a fresh cache inside ``work`` (deleted at the end)
 
     @property
     def run_cache(self) -> Path:
@@ -90,12 +91,34 @@ class Config:
     @classmethod
     def make(cls, quick: bool) -> Config:
         if quick:
-            return cls(quick, repeats=5, min_time=0.02, rosen_sizes=(10, 50), dense_n=20,
-                       cheap_rosen_n=200, cheap_prod_n=100, cheap_sin_depth=30, sympy_prod_n=50,
-                       compile_grad_n=200, compile_hess_n=50, source_sizes=(10, 50, 200))
-        return cls(quick, repeats=11, min_time=0.1, rosen_sizes=(10, 50, 200), dense_n=50,
-                   cheap_rosen_n=1000, cheap_prod_n=100, cheap_sin_depth=30, sympy_prod_n=50,
-                   compile_grad_n=1000, compile_hess_n=200, source_sizes=(10, 100, 1000))
+            return cls(
+                quick,
+                repeats=5,
+                min_time=0.02,
+                rosen_sizes=(10, 50),
+                dense_n=20,
+                cheap_rosen_n=200,
+                cheap_prod_n=100,
+                cheap_sin_depth=30,
+                sympy_prod_n=50,
+                compile_grad_n=200,
+                compile_hess_n=50,
+                source_sizes=(10, 50, 200),
+            )
+        return cls(
+            quick,
+            repeats=11,
+            min_time=0.1,
+            rosen_sizes=(10, 50, 200),
+            dense_n=50,
+            cheap_rosen_n=1000,
+            cheap_prod_n=100,
+            cheap_sin_depth=30,
+            sympy_prod_n=50,
+            compile_grad_n=1000,
+            compile_hess_n=200,
+            source_sizes=(10, 100, 1000),
+        )
 
     def fresh_cache(self, label: str) -> Path:
         """An empty cache folder (cold: no generated module, no Numba object file)."""
@@ -112,6 +135,7 @@ def progress(msg: str) -> None:
 
 # ============================================================================ problems
 
+
 @dataclass
 class Problem:
     """A scalar function as a SymPy expression, a test point, a hand-written Numba reference
@@ -123,7 +147,7 @@ class Problem:
     expr: sp.Expr
     xs: list
     x: np.ndarray
-    ref: dict = field(default_factory=dict)       # "grad" / "hessian" / "value" -> callable
+    ref: dict = field(default_factory=dict)  # "grad" / "hessian" / "value" -> callable
     array_f: object = None
 
 
@@ -131,17 +155,30 @@ def rosenbrock(n: int) -> Problem:
     xs = list(sp.symbols(f"x0:{n}"))
     expr = sp.Add(*[100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(n - 1)])
     x = np.random.default_rng(n).uniform(-1.5, 1.5, n)
-    return Problem("rosenbrock", n, expr, xs, x,
-                   {"grad": rosen_grad_ref, "hessian": rosen_hess_ref, "value": rosen_value_ref},
-                   lambda x, m: m.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+    return Problem(
+        "rosenbrock",
+        n,
+        expr,
+        xs,
+        x,
+        {"grad": rosen_grad_ref, "hessian": rosen_hess_ref, "value": rosen_value_ref},
+        lambda x, m: m.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2),
+    )
 
 
 def dense(n: int) -> Problem:
     xs = list(sp.symbols(f"x0:{n}"))
-    expr = sp.log(1 + sp.Add(*[v ** 2 for v in xs])) + sp.Add(*[sp.sin(v) for v in xs]) ** 2
+    expr = sp.log(1 + sp.Add(*[v**2 for v in xs])) + sp.Add(*[sp.sin(v) for v in xs]) ** 2
     x = np.random.default_rng(1000 + n).uniform(-1.0, 1.0, n)
-    return Problem("dense", n, expr, xs, x, {"grad": dense_grad_ref, "hessian": dense_hess_ref},
-                   lambda x, m: m.log(1.0 + m.sum(x * x)) + m.sum(m.sin(x)) ** 2)
+    return Problem(
+        "dense",
+        n,
+        expr,
+        xs,
+        x,
+        {"grad": dense_grad_ref, "hessian": dense_hess_ref},
+        lambda x, m: m.log(1.0 + m.sum(x * x)) + m.sum(m.sin(x)) ** 2,
+    )
 
 
 def product(n: int) -> Problem:
@@ -161,6 +198,7 @@ def nested_sin(depth: int) -> Problem:
 
 # ---------------------------------------------------------------- hand-written Numba references
 # Written directly from the closed forms; each is checked against symbackprop before timing.
+
 
 @nb.njit
 def rosen_value_ref(x):
@@ -262,6 +300,7 @@ def nested_sin_grad_ref(x, depth):
 
 # ============================================================================ peers
 
+
 class Peers:
     """JAX and PyTorch, each optional: a peer that is not installed (or fails to import) is
     skipped with a note."""
@@ -311,6 +350,7 @@ class Peers:
 
 # ============================================================================ helpers
 
+
 class Session:
     """State shared by the tables of one run: config, peers, notes, compiled functions."""
 
@@ -330,8 +370,7 @@ class Session:
         key = (problem.name, problem.n)
         if key not in self.compiled:
             progress(f"sb.compile {problem.name} n={problem.n}")
-            self.compiled[key] = sb.compile(problem.expr, problem.xs,
-                                            cache_dir=self.cfg.run_cache)
+            self.compiled[key] = sb.compile(problem.expr, problem.xs, cache_dir=self.cfg.run_cache)
         return self.compiled[key]
 
     def compare(self, fns: dict):
@@ -349,8 +388,14 @@ def agrees(got, want) -> bool:
 def error_text(exc: BaseException) -> str:
     """One line naming the exception and where in symbackprop it came from."""
     tb = traceback.extract_tb(exc.__traceback__)
-    where = next((f"{Path(fr.filename).name}:{fr.lineno}" for fr in reversed(tb)
-                  if "symbackprop" in fr.filename or "generated" in fr.filename), None)
+    where = next(
+        (
+            f"{Path(fr.filename).name}:{fr.lineno}"
+            for fr in reversed(tb)
+            if "symbackprop" in fr.filename or "generated" in fr.filename
+        ),
+        None,
+    )
     text = f"{type(exc).__name__}: {exc}"
     return f"{text} (at {where})" if where else text
 
@@ -361,8 +406,10 @@ def render_table(headers: list[str], rows: list[list[str]], align: str | None = 
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
 
     def line(cells):
-        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w)
-                         for c, w, a in zip(cells, widths, align)).rstrip()
+        return "  ".join(
+            str(c).ljust(w) if a == "l" else str(c).rjust(w)
+            for c, w, a in zip(cells, widths, align)
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
@@ -379,9 +426,21 @@ def verdict(value: float | None, target: float) -> str:
 
 # ============================================================================ table: per call
 
-PER_CALL_HEADERS = ["problem", "n", "deriv", "symbackprop", "numba ref", "sb/ref",
-                    f"<={REF_TARGET:g}?", "jax.jit", "jax/sb", "torch.func", "torch/sb", "noise",
-                    "sb 1st call [incl. Numba]"]
+PER_CALL_HEADERS = [
+    "problem",
+    "n",
+    "deriv",
+    "symbackprop",
+    "numba ref",
+    "sb/ref",
+    f"<={REF_TARGET:g}?",
+    "jax.jit",
+    "jax/sb",
+    "torch.func",
+    "torch/sb",
+    "noise",
+    "sb 1st call [incl. Numba]",
+]
 
 
 def per_call_rows(s: Session, problem: Problem) -> list[dict]:
@@ -390,8 +449,10 @@ def per_call_rows(s: Session, problem: Problem) -> list[dict]:
         fn = s.compile(problem)
     except Exception as exc:
         s.note(f"sb.compile failed for {problem.name} n={problem.n}: {error_text(exc)}")
-        return [{"problem": problem.name, "n": problem.n, "deriv": d, "error": error_text(exc)}
-                for d in ("grad", "hessian")]
+        return [
+            {"problem": problem.name, "n": problem.n, "deriv": d, "error": error_text(exc)}
+            for d in ("grad", "hessian")
+        ]
     rows = []
     for deriv in ("grad", "hessian"):
         row = {"problem": problem.name, "n": problem.n, "deriv": deriv, "status": {}}
@@ -422,8 +483,10 @@ def per_call_rows(s: Session, problem: Problem) -> list[dict]:
                 continue
             if not agrees(got, expected):
                 err = float(np.max(np.abs(np.asarray(got) - expected)))
-                s.note(f"{name} {deriv} DISAGREES with symbackprop for {problem.name} "
-                       f"n={problem.n} (max abs diff {err:.3g}); not timed")
+                s.note(
+                    f"{name} {deriv} DISAGREES with symbackprop for {problem.name} "
+                    f"n={problem.n} (max abs diff {err:.3g}); not timed"
+                )
                 row["status"][name] = "MISMATCH"
                 continue
             row["status"][name] = "verified"
@@ -454,27 +517,44 @@ def per_call_cells(row: dict) -> list[str]:
         return row["status"].get(name, "skipped")
 
     r = row["ratios"]
-    return head + [t("symbackprop"), t("numba ref"), fmt_ratio(r["sb/ref"]),
-                   verdict(r["sb/ref"], REF_TARGET), t("jax.jit"), fmt_ratio(r["jax/sb"]),
-                   t("torch.func"), fmt_ratio(r["torch/sb"]),
-                   f"{100 * row['noise_iqr_rel_max']:.0f}%", fmt_time(row["sb_first_call_s"])]
+    return head + [
+        t("symbackprop"),
+        t("numba ref"),
+        fmt_ratio(r["sb/ref"]),
+        verdict(r["sb/ref"], REF_TARGET),
+        t("jax.jit"),
+        fmt_ratio(r["jax/sb"]),
+        t("torch.func"),
+        fmt_ratio(r["torch/sb"]),
+        f"{100 * row['noise_iqr_rel_max']:.0f}%",
+        fmt_time(row["sb_first_call_s"]),
+    ]
 
 
 def table_rosenbrock(s: Session) -> dict:
     rows = []
     for n in s.cfg.rosen_sizes:
         rows += per_call_rows(s, rosenbrock(n))
-    return {"title": "Extended Rosenbrock: per-call gradient and dense Hessian",
-            "headers": PER_CALL_HEADERS, "cells": [per_call_cells(r) for r in rows], "rows": rows}
+    return {
+        "title": "Extended Rosenbrock: per-call gradient and dense Hessian",
+        "headers": PER_CALL_HEADERS,
+        "cells": [per_call_cells(r) for r in rows],
+        "rows": rows,
+    }
 
 
 def table_dense(s: Session) -> dict:
     rows = per_call_rows(s, dense(s.cfg.dense_n))
-    return {"title": f"Dense Hessian: log(1 + sum x_i^2) + (sum sin x_i)^2, n = {s.cfg.dense_n}",
-            "headers": PER_CALL_HEADERS, "cells": [per_call_cells(r) for r in rows], "rows": rows}
+    return {
+        "title": f"Dense Hessian: log(1 + sum x_i^2) + (sum sin x_i)^2, n = {s.cfg.dense_n}",
+        "headers": PER_CALL_HEADERS,
+        "cells": [per_call_cells(r) for r in rows],
+        "rows": rows,
+    }
 
 
 # ============================================================================ table: compile scale
+
 
 def _cold_compile(s: Session, problem: Problem, label: str):
     """sb.compile into an empty cache folder with SymPy's cache cleared: (fn, wall seconds)."""
@@ -525,12 +605,28 @@ def table_compile(s: Session) -> dict:
             s.compiled.setdefault((problem.name, n), fn)
         numba = sum(v for k, v in added.items() if _is_numba_stage(k))
         lazy = {k: v for k, v in added.items() if not _is_numba_stage(k)}
-        rows.append({"method": method, "n": n, "compile_wall_s": t_compile,
-                     "compile_stages_s": compile_stages, "first_call_wall_s": t_first,
-                     "first_call_stages_s": added, "first_call_numba_s": numba,
-                     "first_call_excl_numba_s": sum(lazy.values())})
-        cells.append([f"rosenbrock {method}", str(n), fmt_time(t_compile), fmt_time(t_first),
-                      fmt_time(sum(lazy.values())) if lazy else "0 (eager)", fmt_time(numba)])
+        rows.append(
+            {
+                "method": method,
+                "n": n,
+                "compile_wall_s": t_compile,
+                "compile_stages_s": compile_stages,
+                "first_call_wall_s": t_first,
+                "first_call_stages_s": added,
+                "first_call_numba_s": numba,
+                "first_call_excl_numba_s": sum(lazy.values()),
+            }
+        )
+        cells.append(
+            [
+                f"rosenbrock {method}",
+                str(n),
+                fmt_time(t_compile),
+                fmt_time(t_first),
+                fmt_time(sum(lazy.values())) if lazy else "0 (eager)",
+                fmt_time(numba),
+            ]
+        )
         stage_lines.append(f"  sb.compile stages, {method} n={n}: {_stage_text(compile_stages)}")
         stage_lines.append(f"  first {method}() stages, n={n}: {_stage_text(added)}")
 
@@ -547,45 +643,91 @@ def table_compile(s: Session) -> dict:
             s.note(f"compile table, source size n={n}: {error_text(exc)}")
             size_cells.append([str(n), "ERROR"] + ["-"] * 5)
             continue
-        size_rows.append({"n": n, "source_lines": len(source.splitlines()),
-                          "source_chars": len(source),
-                          "compile_wall_s": statistics.median(t_compile),
-                          "source_wall_s": statistics.median(t_source),
-                          "compile_runs_s": t_compile, "source_runs_s": t_source})
+        size_rows.append(
+            {
+                "n": n,
+                "source_lines": len(source.splitlines()),
+                "source_chars": len(source),
+                "compile_wall_s": statistics.median(t_compile),
+                "source_wall_s": statistics.median(t_source),
+                "compile_runs_s": t_compile,
+                "source_runs_s": t_source,
+            }
+        )
     for r in size_rows:
         base = size_rows[0]
-        growth = ((r["source_lines"] - base["source_lines"]) / (r["n"] - base["n"])
-                  if r is not base else None)
+        growth = (
+            (r["source_lines"] - base["source_lines"]) / (r["n"] - base["n"])
+            if r is not base
+            else None
+        )
         r["lines_per_extra_variable"] = growth
-        size_cells.append([str(r["n"]), fmt_time(r["compile_wall_s"]),
-                           fmt_time(r["source_wall_s"]), str(r["source_lines"]),
-                           f"{r['source_lines'] / r['n']:.1f}",
-                           f"{growth:.1f}" if growth is not None else "-"])
+        size_cells.append(
+            [
+                str(r["n"]),
+                fmt_time(r["compile_wall_s"]),
+                fmt_time(r["source_wall_s"]),
+                str(r["source_lines"]),
+                f"{r['source_lines'] / r['n']:.1f}",
+                f"{growth:.1f}" if growth is not None else "-",
+            ]
+        )
 
     text = render_table(
-        ["task", "n", "sb.compile [excl. Numba]", "first call [incl. Numba]",
-         "of which symbolic [excl. Numba]", "of which Numba"], cells, align="lrrrrr")
+        [
+            "task",
+            "n",
+            "sb.compile [excl. Numba]",
+            "first call [incl. Numba]",
+            "of which symbolic [excl. Numba]",
+            "of which Numba",
+        ],
+        cells,
+        align="lrrrrr",
+    )
     text += "\n" + "\n".join(stage_lines)
-    text += ("\n\nGenerated source size, Rosenbrock. Times: median of "
-             f"{SIZE_REPEATS} cold runs (above: one cold run each). fn.source is the\n"
-             "complete module: reading it generates the lazily built Hessian/HVP code, timed "
-             "in its own column.\nNo Numba compilation in this part:\n")
+    text += (
+        "\n\nGenerated source size, Rosenbrock. Times: median of "
+        f"{SIZE_REPEATS} cold runs (above: one cold run each). fn.source is the\n"
+        "complete module: reading it generates the lazily built Hessian/HVP code, timed "
+        "in its own column.\nNo Numba compilation in this part:\n"
+    )
     text += render_table(
-        ["n", "sb.compile [excl. Numba]", "fn.source [excl. Numba]", "source lines",
-         "lines / n", "lines per extra variable"], size_cells, align="rrrrrr")
-    return {"title": "Compile scale (cold: empty cache folder, SymPy cache cleared; Numba "
-                     "compiles lazily, on a method's first call)",
-            "text": text, "rows": rows, "source_size_rows": size_rows}
+        [
+            "n",
+            "sb.compile [excl. Numba]",
+            "fn.source [excl. Numba]",
+            "source lines",
+            "lines / n",
+            "lines per extra variable",
+        ],
+        size_cells,
+        align="rrrrrr",
+    )
+    return {
+        "title": "Compile scale (cold: empty cache folder, SymPy cache cleared; Numba "
+        "compiles lazily, on a method's first call)",
+        "text": text,
+        "rows": rows,
+        "source_size_rows": size_rows,
+    }
 
 
 # ============================================================================ table: cheap gradient
 
+
 def table_cheap(s: Session) -> dict:
     cfg = s.cfg
-    problems = [rosenbrock(cfg.cheap_rosen_n), product(cfg.cheap_prod_n),
-                nested_sin(cfg.cheap_sin_depth)]
-    labels = [f"rosenbrock n={cfg.cheap_rosen_n}", f"product of {cfg.cheap_prod_n} variables",
-              f"sin nested {cfg.cheap_sin_depth} deep"]
+    problems = [
+        rosenbrock(cfg.cheap_rosen_n),
+        product(cfg.cheap_prod_n),
+        nested_sin(cfg.cheap_sin_depth),
+    ]
+    labels = [
+        f"rosenbrock n={cfg.cheap_rosen_n}",
+        f"product of {cfg.cheap_prod_n} variables",
+        f"sin nested {cfg.cheap_sin_depth} deep",
+    ]
     rows, cells = [], []
     for label, problem in zip(labels, problems):
         try:
@@ -607,19 +749,53 @@ def table_cheap(s: Session) -> dict:
         progress(f"timing {label}: fn(x) vs fn.grad(x)")
         t = s.compare({"value": lambda: fn(problem.x), "grad": lambda: fn.grad(problem.x)})
         t_ratio = t["grad"].median / t["value"].median
-        rows.append({"function": label, "ops_value": ops_v, "ops_grad": ops_g,
-                     "ops_ratio": ops_ratio, "ops_before": cost.ops_before,
-                     "timings": {k: v.to_dict() for k, v in t.items()}, "time_ratio": t_ratio})
-        cells.append([label, str(ops_v), str(ops_g), fmt_ratio(ops_ratio),
-                      verdict(ops_ratio, OPS_TARGET), fmt_time(t["value"].median),
-                      fmt_time(t["grad"].median), fmt_ratio(t_ratio), verdict(t_ratio, TIME_TARGET)])
-    text = render_table(["function", "ops value", "ops grad", "ops ratio", f"<={OPS_TARGET:g}?",
-                         "t value", "t grad", "time ratio", f"<={TIME_TARGET:g}?"], cells,
-                        align="l" + "r" * 8)
+        rows.append(
+            {
+                "function": label,
+                "ops_value": ops_v,
+                "ops_grad": ops_g,
+                "ops_ratio": ops_ratio,
+                "ops_before": cost.ops_before,
+                "timings": {k: v.to_dict() for k, v in t.items()},
+                "time_ratio": t_ratio,
+            }
+        )
+        cells.append(
+            [
+                label,
+                str(ops_v),
+                str(ops_g),
+                fmt_ratio(ops_ratio),
+                verdict(ops_ratio, OPS_TARGET),
+                fmt_time(t["value"].median),
+                fmt_time(t["grad"].median),
+                fmt_ratio(t_ratio),
+                verdict(t_ratio, TIME_TARGET),
+            ]
+        )
+    text = render_table(
+        [
+            "function",
+            "ops value",
+            "ops grad",
+            "ops ratio",
+            f"<={OPS_TARGET:g}?",
+            "t value",
+            "t grad",
+            "time ratio",
+            f"<={TIME_TARGET:g}?",
+        ],
+        cells,
+        align="l" + "r" * 8,
+    )
     sym = sympy_contrast(s, cfg.sympy_prod_n)
-    return {"title": "Cheap gradient: ops(grad)/ops(value) from fn.cost(), and median "
-                     "time(fn.grad(x)) / time(fn(x))",
-            "text": text + "\n\n" + sym["text"], "rows": rows, "sympy_contrast": sym["rows"]}
+    return {
+        "title": "Cheap gradient: ops(grad)/ops(value) from fn.cost(), and median "
+        "time(fn.grad(x)) / time(fn(x))",
+        "text": text + "\n\n" + sym["text"],
+        "rows": rows,
+        "sympy_contrast": sym["rows"],
+    }
 
 
 def sympy_contrast(s: Session, n: int) -> dict:
@@ -633,30 +809,47 @@ def sympy_contrast(s: Session, n: int) -> dict:
     diffs = [sp.diff(p, v) for v in xs]
     naive = sum(int(sp.count_ops(d)) for d in diffs)
     (repl, reduced), t_cse = wall(lambda: sp.cse(diffs))
-    cse_ops = sum(int(sp.count_ops(e)) for _, e in repl) + sum(int(sp.count_ops(e)) for e in reduced)
-    rows = [{"method": "value (sympy.count_ops)", "ops": value_ops},
-            {"method": "naive per-variable sympy.diff", "ops": naive},
-            {"method": f"  same after sympy.cse ({t_cse:.2f}s)", "ops": cse_ops}]
+    cse_ops = sum(int(sp.count_ops(e)) for _, e in repl) + sum(
+        int(sp.count_ops(e)) for e in reduced
+    )
+    rows = [
+        {"method": "value (sympy.count_ops)", "ops": value_ops},
+        {"method": "naive per-variable sympy.diff", "ops": naive},
+        {"method": f"  same after sympy.cse ({t_cse:.2f}s)", "ops": cse_ops},
+    ]
     try:
         fn = s.compile(product(n))
         cost = fn.cost()
-        rows.append({"method": "symbackprop grad (fn.cost)", "ops": cost.ops_after["grad"],
-                     "value_ops_symbackprop": cost.ops_after["value"]})
+        rows.append(
+            {
+                "method": "symbackprop grad (fn.cost)",
+                "ops": cost.ops_after["grad"],
+                "value_ops_symbackprop": cost.ops_after["value"],
+            }
+        )
     except Exception as exc:
         s.note(f"sympy contrast, symbackprop product n={n}: {error_text(exc)}")
     cells = [[r["method"], str(r["ops"]), fmt_ratio(r["ops"] / value_ops)] for r in rows]
-    text = (f"Gradient of the {n}-variable product, operation counts (value = {value_ops} "
-            "multiplications):\n" + render_table(["method", "ops", "ops / value ops"], cells,
-                                                  align="lrr"))
+    text = (
+        f"Gradient of the {n}-variable product, operation counts (value = {value_ops} "
+        "multiplications):\n"
+        + render_table(["method", "ops", "ops / value ops"], cells, align="lrr")
+    )
     return {"text": text, "rows": rows}
 
 
 # ============================================================================ main
 
+
 def header(s: Session) -> list[str]:
-    vers = {"python": platform.python_version(), "numpy": np.__version__,
-            "numba": nb.__version__, "sympy": sp.__version__,
-            "symbackprop": getattr(sb, "__version__", "?"), **s.peers.versions}
+    vers = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": nb.__version__,
+        "sympy": sp.__version__,
+        "symbackprop": getattr(sb, "__version__", "?"),
+        **s.peers.versions,
+    }
     threads = [f"numba.config.NUMBA_NUM_THREADS={nb.config.NUMBA_NUM_THREADS}"]
     threads += [f"{k}={os.environ.get(k)}" for k in THREAD_ENV if k != "NUMBA_NUM_THREADS"]
     if s.peers.torch:
@@ -677,26 +870,45 @@ def header(s: Session) -> list[str]:
         "input validation included; jax.jit(...)(x).block_until_ready() on a jnp array; "
         "torch.func eager on a float64 tensor",
         "noise = largest interquartile range among a row's timings, relative to its median",
-        "cache: " + (f"--cache-dir {cfg.cache_dir} (re-used: first calls may be cache loads)"
-                     if cfg.cache_dir else "fresh temporary folder for this run (cold)"),
+        "cache: "
+        + (
+            f"--cache-dir {cfg.cache_dir} (re-used: first calls may be cache loads)"
+            if cfg.cache_dir
+            else "fresh temporary folder for this run (cold)"
+        ),
     ]
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.scalar", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: fewer sizes, fewer repeats, shorter loops")
-    ap.add_argument("--only", action="append", metavar="NAME",
-                    help=f"run only these tables ({', '.join(TABLES)}); repeat or comma-separate")
-    ap.add_argument("--cache-dir", type=Path, default=None,
-                    help="keep compiled modules (and Numba's object code) here for the per-call "
-                         "and cheap tables, so a re-run skips Numba compilation; default: a "
-                         "fresh temporary cache per run. Clear it after changing symbackprop "
-                         "(its cache key does not cover the package's code)")
-    ap.add_argument("--json", type=Path, default=None,
-                    help="where to write the JSON results (default: benchmarks/results/"
-                         "scalar-<time>.json)")
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.scalar",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run: fewer sizes, fewer repeats, shorter loops"
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run only these tables ({', '.join(TABLES)}); repeat or comma-separate",
+    )
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep compiled modules (and Numba's object code) here for the per-call "
+        "and cheap tables, so a re-run skips Numba compilation; default: a "
+        "fresh temporary cache per run. Clear it after changing symbackprop "
+        "(its cache key does not cover the package's code)",
+    )
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the JSON results (default: benchmarks/results/scalar-<time>.json)",
+    )
     args = ap.parse_args(argv)
     only = [t for item in (args.only or []) for t in item.split(",") if t]
     unknown = sorted(set(only) - set(TABLES))
@@ -710,8 +922,12 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     head = header(s)
     print("\n".join(head), flush=True)
-    runners = {"rosenbrock": table_rosenbrock, "dense": table_dense, "compile": table_compile,
-               "cheap": table_cheap}
+    runners = {
+        "rosenbrock": table_rosenbrock,
+        "dense": table_dense,
+        "compile": table_compile,
+        "cheap": table_cheap,
+    }
     tables = {}
     try:
         for name in selected:
@@ -734,13 +950,18 @@ def main(argv=None) -> int:
         print(f"  - {n}")
     print(f"total wall time {elapsed:.0f} s")
 
-    out = args.json or RESULTS_DIR / (f"scalar-{time.strftime('%Y%m%d-%H%M%S')}"
-                                      f"{'-quick' if cfg.quick else ''}.json")
+    out = args.json or RESULTS_DIR / (
+        f"scalar-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if cfg.quick else ''}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"header": head, "argv": sys.argv[1:], "quick": cfg.quick,
-               "tables": {k: {kk: vv for kk, vv in v.items() if kk != "cells"}
-                          for k, v in tables.items()},
-               "notes": s.notes, "wall_s": elapsed}
+    payload = {
+        "header": head,
+        "argv": sys.argv[1:],
+        "quick": cfg.quick,
+        "tables": {k: {kk: vv for kk, vv in v.items() if kk != "cells"} for k, v in tables.items()},
+        "notes": s.notes,
+        "wall_s": elapsed,
+    }
     out.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n", encoding="utf-8")
     print(f"results written to {out}")
     return 0

@@ -16,8 +16,9 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(200, 2))
 Y = (X[:, :1] * X[:, 1:] > 0).astype(float)  # XOR of the signs
 
-net = sb.Sequential(inputs=2, layers=[sb.Dense(8, "tanh"), sb.Dense(1, "sigmoid")],
-                    loss="binary_cross_entropy")
+net = sb.Sequential(
+    inputs=2, layers=[sb.Dense(8, "tanh"), sb.Dense(1, "sigmoid")], loss="binary_cross_entropy"
+)
 model = net.compile()
 params = net.init_params(seed=0)
 for step in range(500):  # plain gradient descent with the generated backward pass
@@ -40,7 +41,8 @@ p = np.load("xor_params.npz")
 X = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
 print("predictions:", np.round(xor_net.forward(*[p[n] for n in xor_net.PARAM_NAMES], X).ravel(), 3))
 """
-out = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True,
-                     check=True)
+out = subprocess.run(
+    [sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, check=True
+)
 print(out.stdout.strip())
 print(f"module and parameters in {folder}")

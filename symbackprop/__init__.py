@@ -24,7 +24,21 @@ from .pipeline import compile
 from .symbolic import grad, hessian, jacobian
 
 __all__ = [
-    "SymbackpropError", "CompiledFunction", "compile", "grad", "hessian", "jacobian",
-    "sigmoid", "softplus", "relu", "leaky_relu", "elu", "hardtanh", "__version__",
-    "Sequential", "Dense", "Maxout", "CompiledNetwork",
+    "SymbackpropError",
+    "CompiledFunction",
+    "compile",
+    "grad",
+    "hessian",
+    "jacobian",
+    "sigmoid",
+    "softplus",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "hardtanh",
+    "__version__",
+    "Sequential",
+    "Dense",
+    "Maxout",
+    "CompiledNetwork",
 ]

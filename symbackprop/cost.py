@@ -41,8 +41,11 @@ class CostReport:
         return grad / value
 
     def to_dict(self) -> dict:
-        return {"ops_before": self.ops_before, "ops_after": self.ops_after,
-                "seconds": {k: round(v, 6) for k, v in self.seconds.items()}}
+        return {
+            "ops_before": self.ops_before,
+            "ops_after": self.ops_after,
+            "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> CostReport:
@@ -55,8 +58,10 @@ class CostReport:
         ratio = self.gradient_ratio
         if ratio is not None:
             verdict = "within" if ratio <= CHEAP_GRADIENT_BOUND else "ABOVE"
-            lines.append(f"  gradient/value ratio {ratio:.2f} ({verdict} the cheap-gradient "
-                         f"bound {CHEAP_GRADIENT_BOUND:g})")
+            lines.append(
+                f"  gradient/value ratio {ratio:.2f} ({verdict} the cheap-gradient "
+                f"bound {CHEAP_GRADIENT_BOUND:g})"
+            )
         if self.seconds:
             lines.append("  seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in self.seconds.items()))
         return "\n".join(lines)

@@ -38,5 +38,7 @@ def run(echo=print) -> None:
         module.grad(point)
     per_call = (time.perf_counter() - start) / calls
     echo(f"standalone module written to {path}")
-    echo(f"its grad(x) takes {per_call * 1e6:.2f} us per call (median-free quick timing; see "
-         "benchmarks/ for proper numbers)")
+    echo(
+        f"its grad(x) takes {per_call * 1e6:.2f} us per call (median-free quick timing; see "
+        "benchmarks/ for proper numbers)"
+    )

@@ -17,8 +17,16 @@ from .cost import CostReport, count_ops
 from .derivatives.program import network_program
 from .errors import SymbackpropError
 from .frontend.functions import ACTIVATIONS
-from .frontend.network import (LOSSES, MEAN_OVER_OUTPUTS, PRELU, RELU_LIKE, Dense, Maxout,
-                               build_graph, param_shapes)
+from .frontend.network import (
+    LOSSES,
+    MEAN_OVER_OUTPUTS,
+    PRELU,
+    RELU_LIKE,
+    Dense,
+    Maxout,
+    build_graph,
+    param_shapes,
+)
 from .loader.cache import Cache
 from .loader.model import CompiledNetwork
 from .passes import optimize
@@ -112,13 +120,17 @@ class Sequential:
         ones = sp.OneMatrix(m, 1)
         for l, layer in enumerate(self.layers, start=1):
             if isinstance(layer, Maxout):
-                pieces = [A * sp.MatrixSymbol(f"W{l}_{p}", layer.units, fan_in).T
-                          + ones * sp.MatrixSymbol(f"b{l}_{p}", layer.units, 1).T
-                          for p in range(layer.pieces)]
+                pieces = [
+                    A * sp.MatrixSymbol(f"W{l}_{p}", layer.units, fan_in).T
+                    + ones * sp.MatrixSymbol(f"b{l}_{p}", layer.units, 1).T
+                    for p in range(layer.pieces)
+                ]
                 A = sp.Function("maxout")(*pieces)
             else:
-                Z = A * sp.MatrixSymbol(f"W{l}", layer.units, fan_in).T + \
-                    ones * sp.MatrixSymbol(f"b{l}", layer.units, 1).T
+                Z = (
+                    A * sp.MatrixSymbol(f"W{l}", layer.units, fan_in).T
+                    + ones * sp.MatrixSymbol(f"b{l}", layer.units, 1).T
+                )
                 A = _apply_activation(layer.activation, Z, l)
             fan_in = layer.units
         return A
@@ -134,12 +146,16 @@ class Sequential:
                 parts.append(f"Maxout({layer.units},{layer.pieces})")
             else:
                 act = layer.activation
-                parts.append(f"Dense({layer.units},{sp.srepr(act) if isinstance(act, sp.Lambda) else act})")
+                parts.append(
+                    f"Dense({layer.units},{sp.srepr(act) if isinstance(act, sp.Lambda) else act})"
+                )
         return ";".join(parts)
 
     def __repr__(self) -> str:
         layers = ", ".join(_describe(layer) for layer in self.layers)
-        return f"Sequential(inputs={self.inputs}, layers=[{layers}], loss={self.loss!r}, l2={self.l2})"
+        return (
+            f"Sequential(inputs={self.inputs}, layers=[{layers}], loss={self.loss!r}, l2={self.l2})"
+        )
 
 
 def _describe(layer) -> str:
@@ -157,12 +173,14 @@ def _apply_activation(activation, Z, layer: int):
     if activation == "prelu":
         z = PRELU.variables[0]
         return ElementwiseApplyFunction(
-            sp.Lambda(z, PRELU.expr.subs(PRELU.variables[1], sp.Symbol(f"alpha{layer}"))), Z)
+            sp.Lambda(z, PRELU.expr.subs(PRELU.variables[1], sp.Symbol(f"alpha{layer}"))), Z
+        )
     lam = activation if isinstance(activation, sp.Lambda) else ACTIVATIONS[activation]
     return ElementwiseApplyFunction(lam, Z)
 
 
 # ---- derivation -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Derivation:
@@ -192,41 +210,59 @@ def _derivation(net: Sequential) -> Derivation:
     text = [f"Forward: Z_l = A_(l-1) W_l^T + b_l, A_l = g_l(Z_l), A_0 = X, Y_hat = A_{L}"]
     latex = [r"Z_l = A_{l-1} W_l^\top + b_l,\quad A_l = g_l(Z_l),\quad A_0 = X"]
     last = net.layers[-1]
-    fused = {("softmax", "cross_entropy"): "delta_L = (Y_hat - Y) / m",
-             ("sigmoid", "binary_cross_entropy"): "delta_L = (Y_hat - Y) / (m n_out)"}
+    fused = {
+        ("softmax", "cross_entropy"): "delta_L = (Y_hat - Y) / m",
+        ("sigmoid", "binary_cross_entropy"): "delta_L = (Y_hat - Y) / (m n_out)",
+    }
     key = (getattr(last, "activation", None), net.loss)
     if key in fused:
         text.append(fused[key] + "   (the loss and output activation fused: computed from logits)")
-        latex.append(r"\delta_{L} = (\hat Y - Y)/" + ("m" if net.loss == "cross_entropy" else r"(m\,n_{out})"))
+        latex.append(
+            r"\delta_{L} = (\hat Y - Y)/"
+            + ("m" if net.loss == "cross_entropy" else r"(m\,n_{out})")
+        )
     else:
         text.append(f"delta_{L} = dE/dA_{L} * g_{L}'(Z_{L})   (element-wise; E = {net.loss} loss)")
-        latex.append(rf"\delta_{{{L}}} = \frac{{\partial E}}{{\partial A_{{{L}}}}} \odot g_{{{L}}}'(Z_{{{L}}})")
+        latex.append(
+            rf"\delta_{{{L}}} = \frac{{\partial E}}{{\partial A_{{{L}}}}} \odot g_{{{L}}}'(Z_{{{L}}})"
+        )
     for l in range(L, 0, -1):
         layer = net.layers[l - 1]
         reg = f" + 2 l2 W_{l}" if net.l2 else ""
         if isinstance(layer, Maxout):
-            text.append(f"dW_{l}[p] = (delta_{l} * [piece p is the max])^T A_{l - 1}{reg}, "
-                        f"db_{l}[p] = column sums of delta_{l} * [piece p is the max]")
-            latex.append(rf"dW_{{{l}}}[p] = (\delta_{{{l}}} \odot 1_{{p=\arg\max}})^\top A_{{{l - 1}}}")
+            text.append(
+                f"dW_{l}[p] = (delta_{l} * [piece p is the max])^T A_{l - 1}{reg}, "
+                f"db_{l}[p] = column sums of delta_{l} * [piece p is the max]"
+            )
+            latex.append(
+                rf"dW_{{{l}}}[p] = (\delta_{{{l}}} \odot 1_{{p=\arg\max}})^\top A_{{{l - 1}}}"
+            )
         else:
             text.append(f"dW_{l} = delta_{l}^T A_{l - 1}{reg}, db_{l} = column sums of delta_{l}")
-            latex.append(rf"dW_{{{l}}} = \delta_{{{l}}}^\top A_{{{l - 1}}}"
-                         + (rf" + 2\lambda W_{{{l}}}" if net.l2 else "")
-                         + rf",\quad db_{{{l}}} = \mathbf{{1}}^\top \delta_{{{l}}}")
+            latex.append(
+                rf"dW_{{{l}}} = \delta_{{{l}}}^\top A_{{{l - 1}}}"
+                + (rf" + 2\lambda W_{{{l}}}" if net.l2 else "")
+                + rf",\quad db_{{{l}}} = \mathbf{{1}}^\top \delta_{{{l}}}"
+            )
         if l > 1:
             below = net.layers[l - 2]
             if isinstance(below, Maxout) or below.activation == "softmax":
                 slope_text, slope_tex = "J_g", r"J_g"
             else:
                 slope_text, slope_tex = _activation_slope(below.activation)
-            text.append(f"delta_{l - 1} = (delta_{l} W_{l}) * g_{l - 1}'(Z_{l - 1}),  "
-                        f"g_{l - 1}'(z) = {slope_text}")
-            latex.append(rf"\delta_{{{l - 1}}} = (\delta_{{{l}}} W_{{{l}}}) \odot "
-                         rf"g_{{{l - 1}}}'(Z_{{{l - 1}}}),\quad g'(z) = {slope_tex}")
+            text.append(
+                f"delta_{l - 1} = (delta_{l} W_{l}) * g_{l - 1}'(Z_{l - 1}),  "
+                f"g_{l - 1}'(z) = {slope_text}"
+            )
+            latex.append(
+                rf"\delta_{{{l - 1}}} = (\delta_{{{l}}} W_{{{l}}}) \odot "
+                rf"g_{{{l - 1}}}'(Z_{{{l - 1}}}),\quad g'(z) = {slope_tex}"
+            )
     return Derivation("\n".join(text), "\\\\\n".join(latex))
 
 
 # ---- code generation ---------------------------------------------------------------------------
+
 
 def _key(net: Sequential, second_order: bool) -> str:
     h = hashlib.sha256()
@@ -240,18 +276,30 @@ def _build(net: Sequential, second_order: bool, cache_dir):
     def generate(timer: Stages) -> tuple[str, str]:
         ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
         timer.stage("front end")
-        raw, graph = network_program(ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation,
-                                     timer.timed("passes", optimize), second_order)
+        raw, graph = network_program(
+            ng.params,
+            ng.output,
+            ng.loss,
+            ng.hints,
+            ng.pre_activation,
+            timer.timed("passes", optimize),
+            second_order,
+        )
         timer.stage("derivatives", minus=timer.seconds.get("passes", 0.0))
         names = list(ng.params)
-        groups = {"forward": ["forward"], "loss": ["loss"],
-                  "loss_and_grad": ["loss"] + [f"d{n}" for n in names]}
+        groups = {
+            "forward": ["forward"],
+            "loss": ["loss"],
+            "loss_and_grad": ["loss"] + [f"d{n}" for n in names],
+        }
         stage_of = {"forward": "forward", "loss": "loss", "loss_and_grad": "grad"}
         if second_order:
             groups["hvp"] = [f"hv{n}" for n in names]
             stage_of["hvp"] = "hvp"
-        cost = CostReport({k: count_ops(raw[stage_of[k]], g) for k, g in groups.items()},
-                          {k: count_ops(graph, g) for k, g in groups.items()})
+        cost = CostReport(
+            {k: count_ops(raw[stage_of[k]], g) for k, g in groups.items()},
+            {k: count_ops(graph, g) for k, g in groups.items()},
+        )
         source = _module_source(net, graph, names, second_order, cost, timer)
         timer.stage("printer")
         return source, graph.digest()
@@ -265,22 +313,34 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
     kernels = [
         Kernel("_forward", tuple(names) + ("X",), returns=("forward",), doc="Y_hat"),
         Kernel("_loss", tuple(names) + ("X", "Y"), returns=("loss",), doc="the loss"),
-        Kernel("_loss_and_grad", tuple(names) + ("X", "Y"), returns=("loss",) + grads,
-               forward_first="loss", doc="the loss and its gradient: one forward, one reverse sweep"),
+        Kernel(
+            "_loss_and_grad",
+            tuple(names) + ("X", "Y"),
+            returns=("loss",) + grads,
+            forward_first="loss",
+            doc="the loss and its gradient: one forward, one reverse sweep",
+        ),
     ]
     if second_order:
-        kernels.append(Kernel("_hvp", tuple(names) + ("X", "Y") + tuple(f"V_{n}" for n in names),
-                              returns=tuple(f"hv{n}" for n in names),
-                              doc="H V: a second reverse sweep over <grad, V>"))
+        kernels.append(
+            Kernel(
+                "_hvp",
+                tuple(names) + ("X", "Y") + tuple(f"V_{n}" for n in names),
+                returns=tuple(f"hv{n}" for n in names),
+                doc="H V: a second reverse sweep over <grad, V>",
+            )
+        )
     printer = NumbaPrinter(graph)
-    meta = "\n".join([
-        f"PARAM_NAMES = {tuple(names)!r}",
-        f"PARAM_SHAPES = {tuple(shapes[n] for n in names)!r}",
-        f"N_INPUTS = {net.inputs}",
-        f"N_OUTPUTS = {net.outputs}",
-        f"SECOND_ORDER = {second_order}",
-        f"COST = {cost.to_dict()!r}",
-    ])
+    meta = "\n".join(
+        [
+            f"PARAM_NAMES = {tuple(names)!r}",
+            f"PARAM_SHAPES = {tuple(shapes[n] for n in names)!r}",
+            f"N_INPUTS = {net.inputs}",
+            f"N_OUTPUTS = {net.outputs}",
+            f"SECOND_ORDER = {second_order}",
+            f"COST = {cost.to_dict()!r}",
+        ]
+    )
     if second_order:
         second = render("network_hessian.py.tmpl", **_hessian_fields(names, shapes))
     else:
@@ -291,8 +351,8 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
         title="Network forward and backward passes, compiled for Numba.",
         version=__version__,
         summary=f"{layers}; loss {net.loss}"
-                + (" (mean over outputs too)" if net.loss in MEAN_OVER_OUTPUTS else "")
-                + f"; l2 = {net.l2!r}",
+        + (" (mean over outputs too)" if net.loss in MEAN_OVER_OUTPUTS else "")
+        + f"; l2 = {net.l2!r}",
         parameters="\n".join(f"    {n}: {shapes[n]}" for n in names),
         equations="\n".join(f"    {line}" for line in net.derivation().text.splitlines()),
         cost=cost.table(),

@@ -31,18 +31,35 @@ from .printer.numba import Kernel, NumbaPrinter, literal
 FIRST_ORDER_KERNELS = (
     Kernel("_value", ("xs",), returns=("value",), doc="f(x)"),
     Kernel("_grad_into", ("xs",), stores=("grad",), doc="grad[i] = df/dx_i: one reverse sweep"),
-    Kernel("_value_and_grad_into", ("xs",), stores=("grad",), returns=("value",),
-           forward_first="value", doc="f(x), and its gradient into grad"),
+    Kernel(
+        "_value_and_grad_into",
+        ("xs",),
+        stores=("grad",),
+        returns=("value",),
+        forward_first="value",
+        doc="f(x), and its gradient into grad",
+    ),
 )
 SECOND_ORDER_KERNELS = (
-    Kernel("_hessian_into", ("xs",), stores=("hessian",),
-           doc="hessian[i, j] = d2f/dx_i dx_j: upper-triangle nonzeros, mirrored"),
-    Kernel("_hvp_into", ("xs", "vs"), stores=("hvp",), doc="hvp = H(x) v: one sweep over grad f . v"),
+    Kernel(
+        "_hessian_into",
+        ("xs",),
+        stores=("hessian",),
+        doc="hessian[i, j] = d2f/dx_i dx_j: upper-triangle nonzeros, mirrored",
+    ),
+    Kernel(
+        "_hvp_into", ("xs", "vs"), stores=("hvp",), doc="hvp = H(x) v: one sweep over grad f . v"
+    ),
 )
 VECTOR_KERNELS = (
     Kernel("_value_into", ("xs",), stores=("value",), doc="value[i] = f_i(x)"),
-    Kernel("_jacobian_into", ("xs",), stores=("jacobian",), forward_first="value",
-           doc="jacobian[i, j] = df_i/dx_j: one reverse sweep per output"),
+    Kernel(
+        "_jacobian_into",
+        ("xs",),
+        stores=("jacobian",),
+        forward_first="value",
+        doc="jacobian[i, j] = df_i/dx_j: one reverse sweep per output",
+    ),
 )
 
 
@@ -58,9 +75,14 @@ class Request:
 
     def key(self, second_order: bool) -> str:
         h = hashlib.sha256()
-        parts = (__version__, generator_digest(), str(self.vector), str(second_order),
-                 repr([sp.srepr(v) for v in self.variables]),
-                 repr(sorted((sp.srepr(k), float.hex(v)) for k, v in self.constants)))
+        parts = (
+            __version__,
+            generator_digest(),
+            str(self.vector),
+            str(second_order),
+            repr([sp.srepr(v) for v in self.variables]),
+            repr(sorted((sp.srepr(k), float.hex(v)) for k, v in self.constants)),
+        )
         for part in parts:
             h.update(part.encode())
             h.update(b"\0")
@@ -121,8 +143,7 @@ def build(request: Request, second_order: bool):
 
     def generate(timer: Stages) -> tuple[str, str]:
         leaves = variable_nodes(request.variables)
-        nodes = to_ir(request.exprs, dict(zip(request.variables, leaves)),
-                      dict(request.constants))
+        nodes = to_ir(request.exprs, dict(zip(request.variables, leaves)), dict(request.constants))
         timer.stage("front end")
         optimize_timed = timer.timed("passes", optimize)
         if request.vector:
@@ -170,10 +191,13 @@ def cached_module(cache: Cache, key: str, generate):
 
 # ---- input normalisation -----------------------------------------------------------------
 
+
 def _expressions(f) -> tuple[list[sp.Basic], bool]:
     if isinstance(f, str):
-        raise SymbackpropError("f must be a SymPy expression, not a string; build it with "
-                               "sympy (e.g. sympy.Symbol) or check_derivative's parser")
+        raise SymbackpropError(
+            "f must be a SymPy expression, not a string; build it with "
+            "sympy (e.g. sympy.Symbol) or check_derivative's parser"
+        )
     if isinstance(f, (sp.MatrixBase, list, tuple)):
         items = list(f) if not isinstance(f, sp.MatrixBase) else list(f)
         if not items:
@@ -189,8 +213,9 @@ def _one_expression(e, k) -> sp.Basic:
     if not isinstance(e, sp.Expr):
         raise SymbackpropError(f"{where} must be a SymPy expression; got {type(e).__name__}: {e!r}")
     if isinstance(e, sp.MatrixExpr) or e.has(sp.MatrixSymbol):
-        raise SymbackpropError(f"{where} is a matrix expression; compile scalar expressions or "
-                               "a list of them")
+        raise SymbackpropError(
+            f"{where} is a matrix expression; compile scalar expressions or a list of them"
+        )
     return e
 
 
@@ -250,41 +275,53 @@ def _check_free_symbols(exprs, variables, consts) -> None:
 
 # ---- module text ---------------------------------------------------------------------------
 
+
 def _module_source(request: Request, graph: Graph, kernels, second_order: bool, cost, timer) -> str:
     printer = NumbaPrinter(graph)
     n, m, vector = len(request.variables), len(request.exprs), request.vector
     names = tuple(str(v) for v in request.variables)
-    meta = "\n".join([
-        f"N_INPUTS = {n}",
-        f"N_OUTPUTS = {m if vector else None}",
-        f"INPUT_NAMES = {names!r}",
-        f"SECOND_ORDER = {second_order}",
-        f"CHECK_POINT = np.array([{', '.join(literal(c) for c in _check_point(graph, n))}])",
-        f"COST = {cost.to_dict()!r}",
-    ])
+    meta = "\n".join(
+        [
+            f"N_INPUTS = {n}",
+            f"N_OUTPUTS = {m if vector else None}",
+            f"INPUT_NAMES = {names!r}",
+            f"SECOND_ORDER = {second_order}",
+            f"CHECK_POINT = np.array([{', '.join(literal(c) for c in _check_point(graph, n))}])",
+            f"COST = {cost.to_dict()!r}",
+        ]
+    )
     exprs = request.exprs
-    signature = (f"f({', '.join(names)}) = " +
-                 (f"[{', '.join(_brief(e, 200) for e in exprs)}]" if vector
-                  else _brief(exprs[0], 400)))
+    signature = f"f({', '.join(names)}) = " + (
+        f"[{', '.join(_brief(e, 200) for e in exprs)}]" if vector else _brief(exprs[0], 400)
+    )
     if vector:
-        summary, api = "Defines value(x) -> (m,) and jacobian(x) -> (m, n).", \
-            render("vector_api.py.tmpl")
+        summary, api = (
+            "Defines value(x) -> (m,) and jacobian(x) -> (m, n).",
+            render("vector_api.py.tmpl"),
+        )
     else:
         summary = "Defines value(x), grad(x), value_and_grad(x)" + (
-            ", hessian(x) and hvp(x, v)." if second_order else
-            "; hessian and hvp are generated on first use.")
-        api = render("scalar_api.py.tmpl", second_order_api=render(
-            "hessian_api.py.tmpl" if second_order else "no_hessian_api.py.tmpl"))
+            ", hessian(x) and hvp(x, v)."
+            if second_order
+            else "; hessian and hvp are generated on first use."
+        )
+        api = render(
+            "scalar_api.py.tmpl",
+            second_order_api=render(
+                "hessian_api.py.tmpl" if second_order else "no_hessian_api.py.tmpl"
+            ),
+        )
     return render(
         "module.py.tmpl",
         title=("Vector function" if vector else "Scalar function") + " and its derivatives, "
-              "compiled for Numba.",
+        "compiled for Numba.",
         version=__version__,
         signature=_docstring_safe(signature),
         summary=summary + "\n",
         variables=_docstring_safe(", ".join(names)),
         constants=_docstring_safe(
-            ", ".join(f"{k} = {v!r}" for k, v in request.constants) or "none"),
+            ", ".join(f"{k} = {v!r}" for k, v in request.constants) or "none"
+        ),
         cost=cost.table(),
         meta=meta,
         helpers=render("helpers.py.tmpl"),
@@ -297,8 +334,12 @@ def _check_point(graph: Graph, n: int) -> np.ndarray:
     """A point where every output is finite, for the module's self-check."""
     rng = np.random.default_rng(0)
     roots = list(graph.output_nodes())
-    candidates = [rng.uniform(0.2, 0.8, n), rng.uniform(-1.0, 1.0, n), rng.uniform(1.0, 2.0, n),
-                  rng.uniform(-2.0, -1.0, n)]
+    candidates = [
+        rng.uniform(0.2, 0.8, n),
+        rng.uniform(-1.0, 1.0, n),
+        rng.uniform(1.0, 2.0, n),
+        rng.uniform(-2.0, -1.0, n),
+    ]
     for x in candidates:
         values = evaluate(roots, {"xs": x, "vs": np.zeros(n)})
         if all(np.all(np.isfinite(v)) for v in values):
@@ -313,8 +354,10 @@ def _brief(expr: sp.Basic, limit: int) -> str:
     for _ in sp.preorder_traversal(expr):
         size += 1
         if size > limit:
-            return f"<expression with more than {limit} nodes: {type(expr).__name__} of " \
-                   f"{len(expr.args)} terms>"
+            return (
+                f"<expression with more than {limit} nodes: {type(expr).__name__} of "
+                f"{len(expr.args)} terms>"
+            )
     text = str(expr)
     return text if len(text) <= limit else text[: limit - 5] + " ..."
 

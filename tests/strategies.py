@@ -27,8 +27,9 @@ import symbackprop as sb
 
 def _np_sigmoid(z):
     z = np.asarray(z, dtype=float)
-    return np.where(z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))),
-                    np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z))))
+    return np.where(
+        z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z)))
+    )
 
 
 def _np_softplus(z):
@@ -37,8 +38,12 @@ def _np_softplus(z):
 
 
 LAMBDIFY_MODULES = [
-    {"sigmoid": _np_sigmoid, "softplus": _np_softplus, "erf": scipy.special.erf,
-     "erfc": scipy.special.erfc},
+    {
+        "sigmoid": _np_sigmoid,
+        "softplus": _np_softplus,
+        "erf": scipy.special.erf,
+        "erfc": scipy.special.erfc,
+    },
     "numpy",
 ]
 
@@ -121,8 +126,8 @@ C = sp.Rational
 class Op:
     name: str
     arity: int
-    build: object            # (*args) -> expr
-    kink: object = None      # (*args) -> expr whose zero set is the non-smooth set, or None
+    build: object  # (*args) -> expr
+    kink: object = None  # (*args) -> expr whose zero set is the non-smooth set, or None
 
 
 def _piecewise(a, b):
@@ -167,7 +172,7 @@ class Dag:
     expr: sp.Expr
     variables: list
     kinks: list = field(default_factory=list)
-    steps: list = field(default_factory=list)   # human-readable construction, for failures
+    steps: list = field(default_factory=list)  # human-readable construction, for failures
 
     def __repr__(self) -> str:
         lines = [f"Dag over {self.variables}:"] + [f"  {s}" for s in self.steps]
@@ -200,8 +205,13 @@ def expression_dags(draw, min_vars=2, max_vars=4, min_nodes=2, max_nodes=6):
         steps.append(f"t{i} = {op.name}({', '.join(names[j] for j in idx)})")
     intermediates = nodes[n:]
     # The output uses every intermediate (so each shared node is live), the last one most.
-    coefs = draw(st.lists(st.sampled_from([C(1), C(-1), C(1, 2), C(2), C(-1, 3)]),
-                          min_size=len(intermediates), max_size=len(intermediates)))
+    coefs = draw(
+        st.lists(
+            st.sampled_from([C(1), C(-1), C(1, 2), C(2), C(-1, 3)]),
+            min_size=len(intermediates),
+            max_size=len(intermediates),
+        )
+    )
     expr = sum((c * t for c, t in zip(coefs, intermediates)), sp.S.Zero)
     if expr.is_number or not expr.free_symbols:
         expr = expr + variables[0] ** 2

@@ -25,7 +25,8 @@ import symbackprop as sb
 EXPR_SRC = "sp.exp(x) * sp.sin(y) + sp.log(1 + x**2 * y**2) + sb.sigmoid(x - y)"
 POINT = [0.3, -0.7]
 
-CHILD = textwrap.dedent("""
+CHILD = (
+    textwrap.dedent("""
     import json, os, sys, time
     t0 = time.perf_counter()
     import numpy as np, sympy as sp, symbackprop as sb
@@ -55,7 +56,10 @@ CHILD = textwrap.dedent("""
     if twice:   # compile again in this process: the entry just written must verify and load
         out["seconds_again"] = dict(sb.compile(expr, [x, y], **kwargs).cost().seconds)
     print("RESULT " + json.dumps(out))
-""").replace("EXPR_SRC", EXPR_SRC).replace("POINT", repr(POINT))
+""")
+    .replace("EXPR_SRC", EXPR_SRC)
+    .replace("POINT", repr(POINT))
+)
 
 
 def _expr():
@@ -99,10 +103,23 @@ def _script(tmp: Path) -> Path:
 
 
 def _start(tmp, cache_dir, *, env_cache=None, hessian=False, twice=False, go="-", ready="-"):
-    args = [sys.executable, str(_script(tmp)), str(cache_dir) if cache_dir else "-", str(go),
-            str(ready), "1" if hessian else "0", "1" if twice else "0"]
-    return subprocess.Popen(args, env=_env(env_cache), cwd=tmp, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    args = [
+        sys.executable,
+        str(_script(tmp)),
+        str(cache_dir) if cache_dir else "-",
+        str(go),
+        str(ready),
+        "1" if hessian else "0",
+        "1" if twice else "0",
+    ]
+    return subprocess.Popen(
+        args,
+        env=_env(env_cache),
+        cwd=tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _result(proc, timeout=300) -> dict:
@@ -110,7 +127,7 @@ def _result(proc, timeout=300) -> dict:
     assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{out}\n{err}"
     lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result from the child:\n{out}\n{err}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def _child(tmp, cache_dir, **kw) -> dict:
@@ -131,8 +148,11 @@ def _generated(root: Path) -> list[Path]:
 
 
 def _leftover_temp_files(root: Path) -> list[Path]:
-    return [p for p in Path(root).rglob("*") if p.is_file()
-            and (p.name.endswith(".tmp") or ".tmp." in p.name)]
+    return [
+        p
+        for p in Path(root).rglob("*")
+        if p.is_file() and (p.name.endswith(".tmp") or ".tmp." in p.name)
+    ]
 
 
 def _compiled_fresh(res) -> bool:
@@ -151,10 +171,14 @@ def test_second_process_loads_the_cached_function(tmp_path):
     cache = tmp_path / "cache"
     first = _child(tmp_path, cache, hessian=True)
     second = _child(tmp_path, cache, hessian=True)
-    print(f"\nfirst process:  compile {first['t_compile']:.3f} s, compile + first calls "
-          f"{first['t_total']:.3f} s; stages {first['seconds']}")
-    print(f"second process: compile {second['t_compile']:.3f} s, compile + first calls "
-          f"{second['t_total']:.3f} s; stages {second['seconds']}")
+    print(
+        f"\nfirst process:  compile {first['t_compile']:.3f} s, compile + first calls "
+        f"{first['t_total']:.3f} s; stages {first['seconds']}"
+    )
+    print(
+        f"second process: compile {second['t_compile']:.3f} s, compile + first calls "
+        f"{second['t_total']:.3f} s; stages {second['seconds']}"
+    )
     _check_numbers(first)
     _check_numbers(second)
     assert _compiled_fresh(first) and "cache load" not in first["seconds"], first["seconds"]
@@ -194,7 +218,7 @@ def test_in_process_compile_uses_the_session_cache(cache_dir):
 
 def test_explicit_cache_dir_in_process(tmp_path):
     t = sp.Symbol("t_explicit_dir", real=True)
-    fn = sb.compile(sp.exp(-t**2), [t], cache_dir=tmp_path / "mine")
+    fn = sb.compile(sp.exp(-(t**2)), [t], cache_dir=tmp_path / "mine")
     assert _generated(tmp_path / "mine")
     assert fn.grad([1.0])[0] == pytest.approx(-2 * np.exp(-1.0))
 
@@ -247,8 +271,18 @@ def _damage(cache: Path, how: str):
         raise AssertionError(how)
 
 
-@pytest.mark.parametrize("how", ["truncate", "garbage", "same-size-garbage", "delete-module",
-                                 "delete-index", "corrupt-index", "index-points-elsewhere"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "truncate",
+        "garbage",
+        "same-size-garbage",
+        "delete-module",
+        "delete-index",
+        "corrupt-index",
+        "index-points-elsewhere",
+    ],
+)
 def test_damaged_entry_is_detected_and_rebuilt(pristine_cache, tmp_path, how):
     source, originals = pristine_cache
     cache = tmp_path / "cache"
@@ -277,7 +311,7 @@ def test_damaged_entry_in_process_is_rebuilt(tmp_path):
     assert fn([2.0]) == pytest.approx(np.arctan(2.0) * 4.0)
     assert fn.grad([2.0])[0] == pytest.approx(2 * 2.0 * np.arctan(2.0) + 4.0 / 5.0)
     for p in _generated(cache):
-        compile(p.read_text(), str(p), "exec")   # the file on disk is valid Python again
+        compile(p.read_text(), str(p), "exec")  # the file on disk is valid Python again
 
 
 # ---- concurrent processes against one empty cache --------------------------------------------
@@ -304,8 +338,14 @@ def test_concurrent_compiles_of_the_same_function(tmp_path, n_procs):
                 p.communicate()
     for res in results:
         _check_numbers(res)
-    print("\n" + "\n".join(f"process {i}: compile + first calls {r['t_total']:.2f} s, "
-                           f"stages {sorted(r['seconds'])}" for i, r in enumerate(results)))
+    print(
+        "\n"
+        + "\n".join(
+            f"process {i}: compile + first calls {r['t_total']:.2f} s, "
+            f"stages {sorted(r['seconds'])}"
+            for i, r in enumerate(results)
+        )
+    )
     assert not _leftover_temp_files(cache), _leftover_temp_files(cache)
     # the cache they built together still serves a later process (whether it is loaded or, see
     # test_two_builds_of_one_request_write_identical_modules, rebuilt)
@@ -326,5 +366,5 @@ def test_two_builds_of_one_request_write_identical_modules(tmp_path):
         sb.compile(expr, [t, u], cache_dir=tmp_path / name)
         (module,) = _generated(tmp_path / name)
         texts.append((module.name, module.read_text(encoding="utf-8")))
-    assert texts[0][0] == texts[1][0]      # same content-derived file name ...
-    assert texts[0][1] == texts[1][1]      # ... so the same content
+    assert texts[0][0] == texts[1][0]  # same content-derived file name ...
+    assert texts[0][1] == texts[1][1]  # ... so the same content

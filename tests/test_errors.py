@@ -45,28 +45,34 @@ def test_error_type_is_a_value_error():
 # ---- compile-time errors --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("f, vars, name", [
-    (x + y + sp.Symbol("zeta"), [x, y], "zeta"),
-    (sp.exp(x) * sp.Symbol("lambda_2"), [x], "lambda_2"),
-    ([x, y * sp.Symbol("beta")], [x, y], "beta"),
-    (sp.Piecewise((x, sp.Symbol("q") > 0), (y, True)), [x, y], "q"),
-    (x + y, [x], "y"),
-])
+@pytest.mark.parametrize(
+    "f, vars, name",
+    [
+        (x + y + sp.Symbol("zeta"), [x, y], "zeta"),
+        (sp.exp(x) * sp.Symbol("lambda_2"), [x], "lambda_2"),
+        ([x, y * sp.Symbol("beta")], [x, y], "beta"),
+        (sp.Piecewise((x, sp.Symbol("q") > 0), (y, True)), [x, y], "q"),
+        (x + y, [x], "y"),
+    ],
+)
 def test_unknown_free_symbol_is_named(f, vars, name):
     with _raises() as info:
         sb.compile(f, vars)
     assert re.search(rf"\b{re.escape(name)}\b", str(info.value)), str(info.value)
 
 
-@pytest.mark.parametrize("vars, needle", [
-    ([], "empty"),
-    ((), "empty"),
-    ([x, y, x], "x"),
-    ([x, "y"], "y"),
-    ([x, x + y], "x + y"),
-    ([x, 3], "3"),
-    (None, "None"),
-])
+@pytest.mark.parametrize(
+    "vars, needle",
+    [
+        ([], "empty"),
+        ((), "empty"),
+        ([x, y, x], "x"),
+        ([x, "y"], "y"),
+        ([x, x + y], "x + y"),
+        ([x, 3], "3"),
+        (None, "None"),
+    ],
+)
 def test_bad_vars(vars, needle):
     with _raises() as info:
         sb.compile(x + y, vars)
@@ -98,11 +104,14 @@ def test_constant_naming_a_real_variable_by_name():
         sb.compile(a * x + y, [x, y], constants={"x": 2.0})
 
 
-@pytest.mark.parametrize("constants, needle", [
-    ({a: "not a number"}, "a"),
-    ({a: y}, "a"),
-    ([(a, 1.0)], "constants"),
-])
+@pytest.mark.parametrize(
+    "constants, needle",
+    [
+        ({a: "not a number"}, "a"),
+        ({a: y}, "a"),
+        ([(a, 1.0)], "constants"),
+    ],
+)
 def test_bad_constants(constants, needle):
     with _raises() as info:
         sb.compile(a * x, [x], constants=constants)
@@ -122,13 +131,16 @@ def test_constants_by_name_bind_symbols_with_assumptions():
     np.testing.assert_allclose(fn.jacobian([2.0, 5.0]), [[12.0, 1.0]])
 
 
-@pytest.mark.parametrize("f, needle", [
-    ("x**2", "string"),
-    ([], "empty"),
-    (sp.MatrixSymbol("M", 2, 2), "matrix"),
-    (x + sp.I, "I"),
-    (sp.exp(2 * sp.I) * x, "I"),
-])
+@pytest.mark.parametrize(
+    "f, needle",
+    [
+        ("x**2", "string"),
+        ([], "empty"),
+        (sp.MatrixSymbol("M", 2, 2), "matrix"),
+        (x + sp.I, "I"),
+        (sp.exp(2 * sp.I) * x, "I"),
+    ],
+)
 def test_bad_expressions(f, needle):
     with _raises() as info:
         sb.compile(f, [x])
@@ -183,8 +195,11 @@ SCALAR_METHODS = ["__call__", "grad", "value_and_grad", "hessian"]
 
 
 @pytest.mark.parametrize("method", SCALAR_METHODS)
-@pytest.mark.parametrize("bad", [[1.0, 2.0, 3.0], [1.0], np.zeros((4, 3)), np.zeros((4, 1))],
-                         ids=["len3", "len1", "batch-3-cols", "batch-1-col"])
+@pytest.mark.parametrize(
+    "bad",
+    [[1.0, 2.0, 3.0], [1.0], np.zeros((4, 3)), np.zeros((4, 1))],
+    ids=["len3", "len1", "batch-3-cols", "batch-1-col"],
+)
 def test_wrong_input_length_names_the_expected_shape(fn, method, bad):
     with _raises() as info:
         getattr(fn, method)(bad)
@@ -193,15 +208,16 @@ def test_wrong_input_length_names_the_expected_shape(fn, method, bad):
     assert str(np.shape(bad)) in msg, msg
 
 
-@pytest.mark.parametrize("bad", [np.float64(1.0), np.zeros((2, 2, 2)), np.zeros((1, 1, 2))],
-                         ids=["0-d", "3-d", "3-d-b"])
+@pytest.mark.parametrize(
+    "bad", [np.float64(1.0), np.zeros((2, 2, 2)), np.zeros((1, 1, 2))], ids=["0-d", "3-d", "3-d-b"]
+)
 def test_wrong_ndim(fn, bad):
     for method in SCALAR_METHODS:
         with _raises() as info:
             getattr(fn, method)(bad)
         msg = str(info.value)
         assert "(2,)" in msg or "(batch, 2)" in msg, msg
-        if np.ndim(bad) > 0:   # (a 0-d x is reported after conversion, as shape (1,))
+        if np.ndim(bad) > 0:  # (a 0-d x is reported after conversion, as shape (1,))
             assert str(np.shape(bad)) in msg, msg
     with _raises():
         fn.hvp(bad, bad)
@@ -214,13 +230,16 @@ def test_vector_function_wrong_input(vector_fn):
         vector_fn.jacobian(np.zeros((3, 5)))
 
 
-@pytest.mark.parametrize("x_, v", [
-    ([1.0, 2.0], [1.0, 2.0, 3.0]),
-    ([1.0, 2.0], [1.0]),
-    ([1.0, 2.0], np.ones((1, 2))),
-    (np.ones((3, 2)), np.ones((2, 2))),
-    (np.ones((3, 2)), np.ones(2)),
-])
+@pytest.mark.parametrize(
+    "x_, v",
+    [
+        ([1.0, 2.0], [1.0, 2.0, 3.0]),
+        ([1.0, 2.0], [1.0]),
+        ([1.0, 2.0], np.ones((1, 2))),
+        (np.ones((3, 2)), np.ones((2, 2))),
+        (np.ones((3, 2)), np.ones(2)),
+    ],
+)
 def test_hvp_with_v_of_the_wrong_shape(fn, x_, v):
     with _raises() as info:
         fn.hvp(x_, v)
@@ -236,10 +255,13 @@ def test_jacobian_of_a_scalar_function(fn):
 
 
 def test_scalar_methods_of_a_vector_function(vector_fn):
-    for call in (lambda: vector_fn.grad([1.0, 2.0]), lambda: vector_fn.value_and_grad([1.0, 2.0]),
-                 lambda: vector_fn.hessian([1.0, 2.0]),
-                 lambda: vector_fn.hvp([1.0, 2.0], [1.0, 0.0]),
-                 lambda: vector_fn.grad(np.array([1.0, 2.0]))):
+    for call in (
+        lambda: vector_fn.grad([1.0, 2.0]),
+        lambda: vector_fn.value_and_grad([1.0, 2.0]),
+        lambda: vector_fn.hessian([1.0, 2.0]),
+        lambda: vector_fn.hvp([1.0, 2.0], [1.0, 0.0]),
+        lambda: vector_fn.grad(np.array([1.0, 2.0])),
+    ):
         with _raises() as info:
             call()
         assert "jacobian" in str(info.value), str(info.value)
@@ -259,14 +281,14 @@ def test_accepted_input_forms_agree(fn):
     np.testing.assert_array_equal(fn.grad(np.asfortranarray(X)), want)
     wide = np.zeros((3, 4))
     wide[:, ::2] = X
-    np.testing.assert_array_equal(fn.grad(wide[:, ::2]), want)        # non-contiguous view
+    np.testing.assert_array_equal(fn.grad(wide[:, ::2]), want)  # non-contiguous view
     np.testing.assert_array_equal(fn.grad(X.T.copy().T), want)
     assert fn((1, 2)) == fn([1.0, 2.0]) == fn(np.array([1, 2]))
     np.testing.assert_array_equal(fn.grad(np.array([1.5, -0.5], dtype=np.float32)), want[0])
     np.testing.assert_array_equal(fn.hvp(X[::-1], X), [fn.hvp(r, v) for r, v in zip(X[::-1], X)])
     # 1-D inputs of the right shape that are not plain contiguous native float64
     for r, row in enumerate(X):
-        strided = wide[r, ::2]                          # a non-contiguous view of shape (2,)
+        strided = wide[r, ::2]  # a non-contiguous view of shape (2,)
         assert not strided.flags.c_contiguous
         assert fn(strided) == fn(row.copy())
         np.testing.assert_array_equal(fn.grad(strided), want[r])
@@ -276,7 +298,7 @@ def test_accepted_input_forms_agree(fn):
         frozen = row.copy()
         frozen.flags.writeable = False
         np.testing.assert_array_equal(fn.grad(frozen), want[r])
-        np.testing.assert_array_equal(fn.grad(row.astype(">f8")), want[r])   # big-endian
+        np.testing.assert_array_equal(fn.grad(row.astype(">f8")), want[r])  # big-endian
         np.testing.assert_array_equal(fn.hessian(strided), fn.hessian(row.copy()))
 
 
@@ -310,7 +332,7 @@ def test_nan_row_does_not_spill_into_other_rows(fn):
 
 def test_nan_in_vector_function(vector_fn):
     out = vector_fn([np.nan, 0.5])
-    assert np.isnan(out).all(), out        # every output depends on x
+    assert np.isnan(out).all(), out  # every output depends on x
     J = vector_fn.jacobian([0.5, np.nan])
     # d(xy)/dy = x is finite; hardtanh'(NaN) and d Max(x, NaN)/dy are NaN
     assert J[0, 1] == 0.5 and np.isnan(J[1:, 1]).all(), J

@@ -9,8 +9,16 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "symbackprop"
 
 # A module may import from its own stage or any stage with a lower rank.
-RANK = {"errors": 0, "ir": 1, "frontend": 2, "derivatives": 3, "passes": 4, "cost": 4,
-        "printer": 5, "loader": 6}
+RANK = {
+    "errors": 0,
+    "ir": 1,
+    "frontend": 2,
+    "derivatives": 3,
+    "passes": 4,
+    "cost": 4,
+    "printer": 5,
+    "loader": 6,
+}
 
 
 def stage_of(parts: list[str]) -> str | None:

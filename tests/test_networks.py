@@ -31,8 +31,10 @@ def targets(loss, rng, m, k):
 
 
 def random_params(shapes, rng):
-    return {n: (np.array([0.3]) if n.startswith("alpha") else rng.normal(0, 0.7, s))
-            for n, s in shapes.items()}
+    return {
+        n: (np.array([0.3]) if n.startswith("alpha") else rng.normal(0, 0.7, s))
+        for n, s in shapes.items()
+    }
 
 
 def output_activation(loss, hidden):
@@ -58,7 +60,9 @@ def central_differences(loss_of, params, h=1e-6):
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
-@pytest.mark.parametrize("activation", ACTIVATIONS, ids=lambda a: a if isinstance(a, str) else "custom")
+@pytest.mark.parametrize(
+    "activation", ACTIVATIONS, ids=lambda a: a if isinstance(a, str) else "custom"
+)
 def test_derivative_program_every_activation_and_loss(activation, loss):
     """The optimized derivative program, run by the NumPy reference evaluator."""
     rng = np.random.default_rng(7)
@@ -68,8 +72,9 @@ def test_derivative_program_every_activation_and_loss(activation, loss):
         layers = [sb.Dense(3, activation), sb.Dense(2, output_activation(loss, hidden))]
     net = sb.Sequential(inputs=3, layers=layers, loss=loss, l2=0.05)
     ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
-    _, graph = network_program(ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation,
-                               optimize, second_order=False)
+    _, graph = network_program(
+        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, second_order=False
+    )
     X = rng.normal(size=(5, 3))
     Y = targets(loss, rng, 5, 2)
     params = random_params(net.param_shapes(), rng)
@@ -81,8 +86,13 @@ def test_derivative_program_every_activation_and_loss(activation, loss):
     grads = dict(zip(params, run([f"d{n}" for n in params], params)))
     expected = central_differences(lambda p: float(run(["loss"], p)[0]), params)
     for name in params:
-        np.testing.assert_allclose(np.reshape(grads[name], params[name].shape), expected[name],
-                                   rtol=1e-6, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(
+            np.reshape(grads[name], params[name].shape),
+            expected[name],
+            rtol=1e-6,
+            atol=1e-7,
+            err_msg=name,
+        )
 
 
 # Compiled (Numba) networks: each loss once; together they use every activation.
@@ -143,7 +153,7 @@ def test_hessian_matches_differences_of_the_gradient(index):
     sizes = np.cumsum([0] + [params[n].size for n in names])
 
     def grad_at(v):
-        p = {n: v[sizes[k]:sizes[k + 1]].reshape(params[n].shape) for k, n in enumerate(names)}
+        p = {n: v[sizes[k] : sizes[k + 1]].reshape(params[n].shape) for k, n in enumerate(names)}
         _, g = model.loss_and_grad(p, X, Y)
         return np.concatenate([g[n].ravel() for n in names])
 
@@ -160,11 +170,16 @@ def test_hessian_matches_differences_of_the_gradient(index):
 def test_lecture_worked_example():
     """The notes' 2-2-2 sigmoid network. The published forward values hold; the notes' loss of
     0.275 is miscomputed (it is the first output's term alone): the half-SSE is 0.298371109."""
-    net = sb.Sequential(inputs=2, layers=[sb.Dense(2, "sigmoid"), sb.Dense(2, "sigmoid")],
-                        loss="half_sse")
+    net = sb.Sequential(
+        inputs=2, layers=[sb.Dense(2, "sigmoid"), sb.Dense(2, "sigmoid")], loss="half_sse"
+    )
     model = net.compile()
-    params = {"W1": np.array([[0.15, 0.20], [0.25, 0.30]]), "b1": np.array([0.35, 0.35]),
-              "W2": np.array([[0.40, 0.45], [0.50, 0.55]]), "b2": np.array([0.60, 0.60])}
+    params = {
+        "W1": np.array([[0.15, 0.20], [0.25, 0.30]]),
+        "b1": np.array([0.35, 0.35]),
+        "W2": np.array([[0.40, 0.45], [0.50, 0.55]]),
+        "b2": np.array([0.60, 0.60]),
+    }
     X, Y = np.array([[0.05, 0.10]]), np.array([[0.01, 0.99]])
     np.testing.assert_allclose(model.forward(params, X), [[0.75136507, 0.772928465]], atol=1e-8)
     loss, grads = model.loss_and_grad(params, X, Y)
@@ -184,7 +199,9 @@ def test_stability_at_extreme_logits():
     Y = np.array([[1.0, 0, 0], [1.0, 0, 0]])
     loss, grads = model.loss_and_grad(params, X, Y)
     assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())
-    assert loss == pytest.approx(1000.0, rel=1e-9)  # the wrong class 2000 logits ahead, half the time
+    assert loss == pytest.approx(
+        1000.0, rel=1e-9
+    )  # the wrong class 2000 logits ahead, half the time
     bce = sb.Sequential(inputs=1, layers=[sb.Dense(1, "sigmoid")], loss="binary_cross_entropy")
     m2 = bce.compile()
     p2 = {"W1": np.array([[1000.0]]), "b1": np.zeros(1)}
@@ -193,15 +210,20 @@ def test_stability_at_extreme_logits():
     for act in ("sigmoid", "softplus", "elu"):
         m3 = sb.Sequential(inputs=1, layers=[sb.Dense(1, act)], loss="mse").compile()
         for z in (-1000.0, 1000.0):
-            loss, grads = m3.loss_and_grad({"W1": np.array([[z]]), "b1": np.zeros(1)},
-                                           np.array([[1.0]]), np.array([[0.0]]))
+            loss, grads = m3.loss_and_grad(
+                {"W1": np.array([[z]]), "b1": np.zeros(1)}, np.array([[1.0]]), np.array([[0.0]])
+            )
             assert np.isfinite(grads["W1"]).all(), (act, z)
 
 
 def test_torch_agrees():
     torch = pytest.importorskip("torch")
-    net = sb.Sequential(inputs=3, layers=[sb.Dense(4, "tanh"), sb.Dense(3, "softmax")],
-                        loss="cross_entropy", l2=0.01)
+    net = sb.Sequential(
+        inputs=3,
+        layers=[sb.Dense(4, "tanh"), sb.Dense(3, "softmax")],
+        loss="cross_entropy",
+        l2=0.01,
+    )
     model = net.compile()
     rng = np.random.default_rng(11)
     params = net.init_params(seed=1)
@@ -211,7 +233,8 @@ def test_torch_agrees():
     Xt, Yt = torch.tensor(X), torch.tensor(Y)
     logits = torch.tanh(Xt @ t["W1"].T + t["b1"]) @ t["W2"].T + t["b2"]
     ref = -(Yt * torch.log_softmax(logits, dim=1)).sum(1).mean() + 0.01 * (
-        (t["W1"] ** 2).sum() + (t["W2"] ** 2).sum())
+        (t["W1"] ** 2).sum() + (t["W2"] ** 2).sum()
+    )
     ref.backward()
     assert loss == pytest.approx(ref.item(), rel=1e-12)
     for k in params:
@@ -219,8 +242,9 @@ def test_torch_agrees():
 
 
 def test_init_params_follow_the_activation():
-    net = sb.Sequential(inputs=100, layers=[sb.Dense(200, "relu"), sb.Dense(10, "tanh"),
-                                            sb.Dense(2, "prelu")])
+    net = sb.Sequential(
+        inputs=100, layers=[sb.Dense(200, "relu"), sb.Dense(10, "tanh"), sb.Dense(2, "prelu")]
+    )
     p = net.init_params(seed=0)
     assert list(p) == ["W1", "b1", "W2", "b2", "W3", "b3", "alpha3"]
     assert np.std(p["W1"]) == pytest.approx(np.sqrt(2 / 100), rel=0.05)  # He
@@ -270,8 +294,9 @@ def test_generated_code_grows_with_layers_not_weights():
 
 
 def test_saved_network_runs_without_symbackprop(tmp_path):
-    net = sb.Sequential(inputs=2, layers=[sb.Dense(3, "tanh"), sb.Dense(1, "sigmoid")],
-                        loss="binary_cross_entropy")
+    net = sb.Sequential(
+        inputs=2, layers=[sb.Dense(3, "tanh"), sb.Dense(1, "sigmoid")], loss="binary_cross_entropy"
+    )
     model = net.compile()
     model.save(tmp_path / "net_module.py")
     params = net.init_params(seed=2)
@@ -287,8 +312,9 @@ def test_saved_network_runs_without_symbackprop(tmp_path):
         "print(repr(loss)); print(m.forward(*p, d['X']).tolist())\n"
         "raise SystemExit(m._self_check())\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert float(lines[0]) == pytest.approx(model.loss(params, X, Y), rel=1e-12)
@@ -297,8 +323,9 @@ def test_saved_network_runs_without_symbackprop(tmp_path):
 
 def test_hessian_of_logistic_regression_is_the_closed_form():
     """A one-unit output layer (bias of shape (1,)): H = X1^T diag(s (1 - s)) X1 / m + 2 l2 I_w."""
-    net = sb.Sequential(inputs=4, layers=[sb.Dense(1, "sigmoid")], loss="binary_cross_entropy",
-                        l2=0.1)
+    net = sb.Sequential(
+        inputs=4, layers=[sb.Dense(1, "sigmoid")], loss="binary_cross_entropy", l2=0.1
+    )
     model = net.compile()
     rng = np.random.default_rng(9)
     params = {"W1": rng.normal(size=(1, 4)), "b1": np.array([0.3])}

@@ -22,8 +22,14 @@ from hypothesis import strategies as st
 
 import symbackprop as sb
 
-from strategies import (assert_close, central_difference_grad, expression_dags, lambdify_list,
-                        reference, safe_points)
+from strategies import (
+    assert_close,
+    central_difference_grad,
+    expression_dags,
+    lambdify_list,
+    reference,
+    safe_points,
+)
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -78,8 +84,9 @@ def test_dag_value_grad_hessian_hvp_match_sympy(dag, seed):
         u = rng.standard_normal(n)
         hv = fn.hvp(x, u)
         assert hv.shape == (n,)
-        assert_close(hv, H_ref @ u, rtol=1e-6, atol_scale=1e-7 * (1 + np.abs(u).sum()),
-                     what="hvp vs sympy")
+        assert_close(
+            hv, H_ref @ u, rtol=1e-6, atol_scale=1e-7 * (1 + np.abs(u).sum()), what="hvp vs sympy"
+        )
 
 
 _BATCH_EXAMPLES = max(4, settings.default.max_examples // 5)
@@ -129,8 +136,8 @@ def test_dag_batched_rows_agree_with_single_calls(dag, seed):
 class Row:
     name: str
     nvars: int
-    build: object                     # (*symbols) -> expr
-    domain: tuple                     # per variable: a list of (lo, hi) intervals
+    build: object  # (*symbols) -> expr
+    domain: tuple  # per variable: a list of (lo, hi) intervals
     rtol: float = 1e-7
 
     def __repr__(self) -> str:
@@ -170,15 +177,25 @@ ROWS = [
     Row("sign", 1, lambda x: sp.sign(x) * sp.sin(x), [AWAY_FROM_0]),
     Row("Max", 2, sp.Max, [_iv((-1.0, 1.0)), _iv((-3.0, -1.1), (1.1, 3.0))]),
     Row("Min", 2, sp.Min, [_iv((-1.0, 1.0)), _iv((-3.0, -1.1), (1.1, 3.0))]),
-    Row("Max3", 3, lambda x, y, z: sp.Max(x, y**2, z - 1),
-        [_iv((-1.0, -0.5), (1.5, 2.0)), _iv((-1.1, -0.8)), _iv((-2.0, -0.5), (3.5, 4.0))]),
+    Row(
+        "Max3",
+        3,
+        lambda x, y, z: sp.Max(x, y**2, z - 1),
+        [_iv((-1.0, -0.5), (1.5, 2.0)), _iv((-1.1, -0.8)), _iv((-2.0, -0.5), (3.5, 4.0))],
+    ),
     Row("Heaviside", 1, lambda x: sp.Heaviside(x) * sp.exp(x), [AWAY_FROM_0]),
-    Row("Piecewise", 1, lambda x: sp.Piecewise((x**2, x < sp.Rational(1, 2)),
-                                               (sp.sin(x) + 1, True)),
-        [_iv((-2.0, 0.4), (0.6, 2.0))]),
-    Row("Piecewise_and", 2, lambda x, y: sp.Piecewise((x * y, (x > 0) & (y < 1)),
-                                                      (x + y**3, True)),
-        [AWAY_FROM_0, _iv((-1.0, 0.9), (1.1, 2.0))]),
+    Row(
+        "Piecewise",
+        1,
+        lambda x: sp.Piecewise((x**2, x < sp.Rational(1, 2)), (sp.sin(x) + 1, True)),
+        [_iv((-2.0, 0.4), (0.6, 2.0))],
+    ),
+    Row(
+        "Piecewise_and",
+        2,
+        lambda x, y: sp.Piecewise((x * y, (x > 0) & (y < 1)), (x + y**3, True)),
+        [AWAY_FROM_0, _iv((-1.0, 0.9), (1.1, 2.0))],
+    ),
     Row("atan2", 2, sp.atan2, [_iv((0.2, 2.0)), WIDE]),
     Row("erf", 1, sp.erf, [WIDE]),
     Row("erfc", 1, sp.erfc, [WIDE]),
@@ -194,8 +211,9 @@ ROWS = [
     Row("coth", 1, sp.coth, [_iv((0.3, 3.0))]),
     Row("sech", 1, sp.sech, [WIDE]),
     Row("csch", 1, sp.csch, [_iv((0.3, 3.0))]),
-    Row("exp_log_chain", 2, lambda x, y: sp.log(1 + sp.exp(x * y)) / sp.sqrt(1 + y**2),
-        [WIDE, WIDE]),
+    Row(
+        "exp_log_chain", 2, lambda x, y: sp.log(1 + sp.exp(x * y)) / sp.sqrt(1 + y**2), [WIDE, WIDE]
+    ),
 ]
 
 
@@ -216,8 +234,8 @@ def _table_points(rows, count, seed=1234):
 @dataclass
 class Table:
     rows: list
-    variables: list                  # all symbols, rows' blocks in order
-    slices: dict                     # row name -> slice of its variables
+    variables: list  # all symbols, rows' blocks in order
+    slices: dict  # row name -> slice of its variables
     exprs: list
     vector_fn: object
     scalar_fn: object
@@ -242,8 +260,17 @@ def table() -> Table:
 def table_results(table):
     """Values, Jacobians and Hessians at the table's points (computed once)."""
     t = table
-    return [(x, t.vector_fn(x), t.vector_fn.jacobian(x), t.scalar_fn(x), t.scalar_fn.grad(x),
-             t.scalar_fn.hessian(x)) for x in t.points]
+    return [
+        (
+            x,
+            t.vector_fn(x),
+            t.vector_fn.jacobian(x),
+            t.scalar_fn(x),
+            t.scalar_fn.grad(x),
+            t.scalar_fn.hessian(x),
+        )
+        for x in t.points
+    ]
 
 
 def test_table_shapes(table, table_results):
@@ -281,14 +308,22 @@ def test_table_row_matches_sympy(row, table, table_results):
 
 A, B, Cs, D, E, G, K = sp.symbols("a b c d e g k", real=True)
 CONTRACT_VARS = [A, B, Cs, D, E, G, K]
-CONTRACT_EXPRS = [sb.relu(A), sp.Abs(B), sp.Max(Cs, D), sb.hardtanh(E), sb.sigmoid(G),
-                  sp.log(1 + sp.exp(K))]
+CONTRACT_EXPRS = [
+    sb.relu(A),
+    sp.Abs(B),
+    sp.Max(Cs, D),
+    sb.hardtanh(E),
+    sb.sigmoid(G),
+    sp.log(1 + sp.exp(K)),
+]
 
 
 @pytest.fixture(scope="module")
 def contract_fns():
-    return (sb.compile(sp.Add(*CONTRACT_EXPRS), CONTRACT_VARS),
-            sb.compile(CONTRACT_EXPRS, CONTRACT_VARS))
+    return (
+        sb.compile(sp.Add(*CONTRACT_EXPRS), CONTRACT_VARS),
+        sb.compile(CONTRACT_EXPRS, CONTRACT_VARS),
+    )
 
 
 def test_max_args_order_is_what_the_tie_rule_refers_to():
@@ -311,8 +346,9 @@ def test_nonsmooth_points_follow_the_contract(contract_fns):
     ]:
         assert grad_a == 0.0, f"{label}: relu'(0) must be 0, got {grad_a}"
         assert grad_b == 0.0, f"{label}: d|x|/dx at 0 must be 0, got {grad_b}"
-        assert grad_first == 1.0 and grad_other == 0.0, \
+        assert grad_first == 1.0 and grad_other == 0.0, (
             f"{label}: Max must route the gradient to its first maximal argument"
+        )
     assert g[4] == 1.0 and J[3, 4] == 1.0
     assert np.all(np.isfinite(g)) and np.all(np.isfinite(J))
     H = scalar.hessian(x)
@@ -370,7 +406,7 @@ def test_stable_sigmoid_and_log1p_exp(contract_fns, where):
     assert values[4] == pytest.approx(sig, rel=1e-12, abs=1e-300)
     assert values[5] == pytest.approx(softplus, rel=1e-12)
     assert J[4, 5] == pytest.approx(sig * (1 - sig), rel=1e-9, abs=1e-300)
-    assert J[5, 6] == pytest.approx(sig, rel=1e-12, abs=1e-300)   # d softplus = sigmoid
+    assert J[5, 6] == pytest.approx(sig, rel=1e-12, abs=1e-300)  # d softplus = sigmoid
     assert g[6] == pytest.approx(sig, rel=1e-12, abs=1e-300)
     if where == 1000.0:
         assert g[6] == 1.0 and values[5] == 1000.0
@@ -379,16 +415,19 @@ def test_stable_sigmoid_and_log1p_exp(contract_fns, where):
 
 def test_nested_piecewise_activations_compile():
     x, y = sp.symbols("x y", real=True)
-    assert sb.elu(sb.elu(x)).has(sp.ITE)                 # what SymPy hands the front end
+    assert sb.elu(sb.elu(x)).has(sp.ITE)  # what SymPy hands the front end
     fn = sb.compile([sb.elu(sb.elu(x)), sb.leaky_relu(sb.elu(y)), sb.elu(x * sb.elu(y))], [x, y])
     for px, py in [(0.5, -0.3), (-0.5, 0.2), (-0.4, -0.7)]:
-        e = lambda t: t if t > 0 else math.expm1(t)                      # noqa: E731
-        de = lambda t: 1.0 if t > 0 else math.exp(t)                     # noqa: E731
-        lr = lambda t: t if t > 0 else t / 100                            # noqa: E731
-        dlr = lambda t: 1.0 if t > 0 else 0.01                           # noqa: E731
+        e = lambda t: t if t > 0 else math.expm1(t)  # noqa: E731
+        de = lambda t: 1.0 if t > 0 else math.exp(t)  # noqa: E731
+        lr = lambda t: t if t > 0 else t / 100  # noqa: E731
+        dlr = lambda t: 1.0 if t > 0 else 0.01  # noqa: E731
         want = [e(e(px)), lr(e(py)), e(px * e(py))]
-        J = [[de(e(px)) * de(px), 0.0], [0.0, dlr(e(py)) * de(py)],
-             [de(px * e(py)) * e(py), de(px * e(py)) * px * de(py)]]
+        J = [
+            [de(e(px)) * de(px), 0.0],
+            [0.0, dlr(e(py)) * de(py)],
+            [de(px * e(py)) * e(py), de(px * e(py)) * px * de(py)],
+        ]
         np.testing.assert_allclose(fn([px, py]), want, rtol=1e-12)
         np.testing.assert_allclose(fn.jacobian([px, py]), J, rtol=1e-12, atol=1e-15)
 
@@ -450,12 +489,22 @@ def test_against_torch_func():
 
     x0, x1, x2 = sp.symbols("x0 x1 x2", real=True)
     cases = [
-        (x0**2 * sp.sin(x1) + sp.exp(x0 * x1 / 4) + sp.sqrt(1 + x2**2) * sp.tanh(x0),
-         lambda t: t[0] ** 2 * torch.sin(t[1]) + torch.exp(t[0] * t[1] / 4)
-         + torch.sqrt(1 + t[2] ** 2) * torch.tanh(t[0])),
-        (sp.log(1 + x0**2) * sb.sigmoid(x1 - x2) + sb.softplus(x2 * x0) + sp.atan(x1) * x2**3,
-         lambda t: torch.log(1 + t[0] ** 2) * torch.sigmoid(t[1] - t[2])
-         + torch.nn.functional.softplus(t[2] * t[0]) + torch.atan(t[1]) * t[2] ** 3),
+        (
+            x0**2 * sp.sin(x1) + sp.exp(x0 * x1 / 4) + sp.sqrt(1 + x2**2) * sp.tanh(x0),
+            lambda t: (
+                t[0] ** 2 * torch.sin(t[1])
+                + torch.exp(t[0] * t[1] / 4)
+                + torch.sqrt(1 + t[2] ** 2) * torch.tanh(t[0])
+            ),
+        ),
+        (
+            sp.log(1 + x0**2) * sb.sigmoid(x1 - x2) + sb.softplus(x2 * x0) + sp.atan(x1) * x2**3,
+            lambda t: (
+                torch.log(1 + t[0] ** 2) * torch.sigmoid(t[1] - t[2])
+                + torch.nn.functional.softplus(t[2] * t[0])
+                + torch.atan(t[1]) * t[2] ** 3
+            ),
+        ),
     ]
     rng = np.random.default_rng(7)
     for expr, tf in cases:
@@ -469,10 +518,16 @@ def test_against_torch_func():
             want_H = tfunc.hessian(tf)(t).numpy()
             assert_close(fn(x), want_v, rtol=1e-10, atol_scale=1e-12, what="value vs torch")
             assert_close(fn.grad(x), want_g, rtol=1e-9, atol_scale=1e-11, what="grad vs torch")
-            assert_close(fn.hessian(x), want_H, rtol=1e-9, atol_scale=1e-10,
-                         what="hessian vs torch")
-            assert_close(fn.hvp(x, v), want_H @ v, rtol=1e-9, atol_scale=1e-10 * (1 + abs(v).sum()),
-                         what="hvp vs torch")
+            assert_close(
+                fn.hessian(x), want_H, rtol=1e-9, atol_scale=1e-10, what="hessian vs torch"
+            )
+            assert_close(
+                fn.hvp(x, v),
+                want_H @ v,
+                rtol=1e-9,
+                atol_scale=1e-10 * (1 + abs(v).sum()),
+                what="hvp vs torch",
+            )
 
 
 def test_lambdify_helper_sanity():

@@ -55,9 +55,11 @@ CASES = [
     (stabilize, make("log", make("sigmoid", x)), -make("softplus", -x)),
     (stabilize, make("log", ONE + x * y), make("log1p", x * y)),
     (stabilize, make("exp", x) - 1.0, make("expm1", x)),
-    (reuse_forward_values,
-     make("exp", -x) / (ONE + make("exp", -x)) ** 2.0,
-     make("sigmoid", x) * (ONE - make("sigmoid", x))),
+    (
+        reuse_forward_values,
+        make("exp", -x) / (ONE + make("exp", -x)) ** 2.0,
+        make("sigmoid", x) * (ONE - make("sigmoid", x)),
+    ),
     (cse, y * x, x * y if x.digest < y.digest else y * x),
 ]
 
@@ -72,11 +74,16 @@ def test_pass_rewrites(run, before, after):
         assert got is after
     else:
         # other passes may leave commutative operands in either order
-        assert cse(graph_of(got)).outputs["out"].nodes[0] is cse(graph_of(after)).outputs["out"].nodes[0]
+        assert (
+            cse(graph_of(got)).outputs["out"].nodes[0]
+            is cse(graph_of(after)).outputs["out"].nodes[0]
+        )
     rng = np.random.default_rng(1)
     for point in rng.uniform(0.1, 2.0, (5, 2)):
         assert np.allclose(values(g, point), values(out, point), equal_nan=True)
-    assert run(out) is out or run(out).outputs["out"].nodes == out.outputs["out"].nodes  # idempotent
+    assert (
+        run(out) is out or run(out).outputs["out"].nodes == out.outputs["out"].nodes
+    )  # idempotent
 
 
 def test_unchanged_graph_is_returned_as_is():
@@ -87,8 +94,11 @@ def test_unchanged_graph_is_returned_as_is():
 
 def test_dce_prunes_dead_nodes_and_structural_zeros():
     dead = make("cos", x)
-    g = Graph((x, y), {"out": Output((x * y, const(0.0)), ((0,), (1,)), (2,))},
-              nodes=(x, y, dead, x * y, const(0.0)))
+    g = Graph(
+        (x, y),
+        {"out": Output((x * y, const(0.0)), ((0,), (1,)), (2,))},
+        nodes=(x, y, dead, x * y, const(0.0)),
+    )
     out = dce(g)
     validate(out)
     assert dead not in out.nodes
@@ -117,8 +127,12 @@ def test_optimize_preserves_values_of_every_output():
     for point in rng.uniform(-1.5, 1.5, (5, 3)):
         env = {"xs": point, "vs": np.array([0.3, -0.2, 0.9])}
         for name in ("value", "grad", "hessian", "hvp"):
-            before = dict(zip(raw["hessian"].outputs[name].index,
-                              evaluate(list(raw["hessian"].outputs[name].nodes), env)))
+            before = dict(
+                zip(
+                    raw["hessian"].outputs[name].index,
+                    evaluate(list(raw["hessian"].outputs[name].nodes), env),
+                )
+            )
             after = dict(zip(opt.outputs[name].index, evaluate(list(opt.outputs[name].nodes), env)))
             for pos, v in before.items():
                 assert np.isclose(after.get(pos, 0.0), v, rtol=1e-10, atol=1e-12), (name, pos)

@@ -25,14 +25,21 @@ EVALUATED_INLINE = {"map", "take", "put"}
 
 
 def test_every_primitive_has_rule_printer_and_reference():
-    printer_methods = {name.split("_", 2)[2] for name in dir(NumbaPrinter)
-                       if name.startswith(("_print_", "_emit_"))}
+    printer_methods = {
+        name.split("_", 2)[2]
+        for name in dir(NumbaPrinter)
+        if name.startswith(("_print_", "_emit_"))
+    }
     missing = {
-        op: [piece for piece, ok in (
-            ("derivative rule", op in RULES),
-            ("printer", op in CALLS or op in printer_methods),
-            ("reference", op in IMPL or op in ARRAY_IMPL or op in EVALUATED_INLINE),
-        ) if not ok]
+        op: [
+            piece
+            for piece, ok in (
+                ("derivative rule", op in RULES),
+                ("printer", op in CALLS or op in printer_methods),
+                ("reference", op in IMPL or op in ARRAY_IMPL or op in EVALUATED_INLINE),
+            )
+            if not ok
+        ]
         for op in OPS
     }
     missing = {op: pieces for op, pieces in missing.items() if pieces}
@@ -42,8 +49,14 @@ def test_every_primitive_has_rule_printer_and_reference():
 
 # op -> (domain low, high) for its inputs; where() gets its condition drawn from {0, 1}.
 DOMAIN = {
-    "log": (0.2, 3.0), "sqrt": (0.2, 3.0), "log1p": (-0.5, 3.0), "pow": (0.3, 2.0),
-    "asin": (-0.8, 0.8), "acos": (-0.8, 0.8), "atanh": (-0.8, 0.8), "acosh": (1.2, 3.0),
+    "log": (0.2, 3.0),
+    "sqrt": (0.2, 3.0),
+    "log1p": (-0.5, 3.0),
+    "pow": (0.3, 2.0),
+    "asin": (-0.8, 0.8),
+    "acos": (-0.8, 0.8),
+    "atanh": (-0.8, 0.8),
+    "acosh": (1.2, 3.0),
     "div": (0.5, 2.0),
 }
 
@@ -90,9 +103,13 @@ def test_non_smooth_conventions():
 def test_nan_propagates_through_non_smooth_references():
     nan = np.array([np.nan])
     z = input_("x", 0, "z")
-    for node in (make("max", const(0.0), z), make("abs", z), make("sign", z),
-                 make("min", const(1.0), make("max", const(-1.0), z)),
-                 make("where", make("gt", z, const(0.0)), z, const(0.0))):
+    for node in (
+        make("max", const(0.0), z),
+        make("abs", z),
+        make("sign", z),
+        make("min", const(1.0), make("max", const(-1.0), z)),
+        make("where", make("gt", z, const(0.0)), z, const(0.0)),
+    ):
         assert np.isnan(evaluate([node], {"x": nan})[0]), node
 
 
@@ -125,9 +142,16 @@ def test_array_rules_match_central_differences():
     Z = elementwise(lambda u, w, c: make("max", u, w) + c, *pieces, b)
     H = make("softmax_rows", make("matmul", Z, make("transpose", V)))
     per_sample = make("logsumexp_rows", H) - make("rowsum", Y * H)
-    loss = make("sum_all", per_sample) / make("dim", attr=("X", 0)) \
-        + 0.3 * make("sum_all", make("colsum", Z) * make("colsum", Z)) \
+    loss = (
+        make("sum_all", per_sample) / make("dim", attr=("X", 0))
+        + 0.3 * make("sum_all", make("colsum", Z) * make("colsum", Z))
         + make("sum_all", make("put", V, attr=(1, 3)) ** 2.0)
-    env = {"X": rng.normal(size=(5, 3)), "Y": np.eye(2)[rng.integers(0, 2, 5)],
-           "W": rng.normal(size=(2, 4, 3)), "b": rng.normal(size=4), "V": rng.normal(size=(2, 4))}
+    )
+    env = {
+        "X": rng.normal(size=(5, 3)),
+        "Y": np.eye(2)[rng.integers(0, 2, 5)],
+        "W": rng.normal(size=(2, 4, 3)),
+        "b": rng.normal(size=4),
+        "V": rng.normal(size=(2, 4)),
+    }
     _check_array_gradients(loss, {"W": W, "b": b, "V": V}, env)

@@ -23,8 +23,13 @@ import symbackprop as sb
 from strategies import reference
 
 x, y, z = sp.symbols("x y z", real=True)
-SCALAR_EXPR = (sp.exp(x) * sp.sin(y) + sp.log(1 + z**2) * x + sb.sigmoid(y * z)
-               + sb.relu(x - z) + sp.sqrt(1 + x**2 * y**2))
+SCALAR_EXPR = (
+    sp.exp(x) * sp.sin(y)
+    + sp.log(1 + z**2) * x
+    + sb.sigmoid(y * z)
+    + sb.relu(x - z)
+    + sp.sqrt(1 + x**2 * y**2)
+)
 VECTOR_EXPRS = [x * y, sp.sin(x) + y**2, sb.softplus(x - y)]
 ALLOWED_IMPORTS = {"numpy", "numba", "math"}
 
@@ -43,7 +48,8 @@ def _blocker_dir(root: Path) -> Path:
     for name in ("sympy", "symbackprop"):
         (d / name).mkdir(parents=True, exist_ok=True)
         (d / name / "__init__.py").write_text(
-            f"raise ImportError('{name} is blocked: the saved module must not need it')\n")
+            f"raise ImportError('{name} is blocked: the saved module must not need it')\n"
+        )
     return d
 
 
@@ -57,8 +63,7 @@ def _child_env(blocker: Path | None = None) -> dict:
 
 
 def _run(args, env, cwd, timeout=300):
-    proc = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     return proc
 
 
@@ -114,15 +119,35 @@ def saved(tmp_path_factory):
     np.savez(root / "points2.npz", X=X2, V=np.zeros((4, 2)))
     (root / "child.py").write_text(CHILD)
     outs = {}
-    for label, path, pts, vec in [("scalar", scalar_path, "points3.npz", "0"),
-                                  ("vector", vector_path, "points2.npz", "1")]:
-        proc = _run([sys.executable, str(root / "child.py"), str(path), str(root / pts),
-                     str(root / f"{label}_out.npz"), vec], _child_env(), cwd=root)
+    for label, path, pts, vec in [
+        ("scalar", scalar_path, "points3.npz", "0"),
+        ("vector", vector_path, "points2.npz", "1"),
+    ]:
+        proc = _run(
+            [
+                sys.executable,
+                str(root / "child.py"),
+                str(path),
+                str(root / pts),
+                str(root / f"{label}_out.npz"),
+                vec,
+            ],
+            _child_env(),
+            cwd=root,
+        )
         assert proc.returncode == 0, f"{label} child failed:\n{proc.stdout}\n{proc.stderr}"
         outs[label] = dict(np.load(root / f"{label}_out.npz"))
-    return dict(root=root, scalar=scalar, vector=vector, scalar_path=Path(scalar_path),
-                vector_path=Path(vector_path), X3=X3, X2=X2,
-                V3=np.load(root / "points3.npz")["V"], outs=outs)
+    return dict(
+        root=root,
+        scalar=scalar,
+        vector=vector,
+        scalar_path=Path(scalar_path),
+        vector_path=Path(vector_path),
+        X3=X3,
+        X2=X2,
+        V3=np.load(root / "points3.npz")["V"],
+        outs=outs,
+    )
 
 
 def test_saved_scalar_module_matches_in_process(saved):
@@ -176,11 +201,12 @@ def test_self_check_catches_a_wrong_gradient(saved):
     guard = re.search(r"^if __name__ == ['\"]__main__['\"]:", text, flags=re.M)
     if guard is None:
         pytest.skip("no __main__ guard found to insert the tampering before")
-    tamper = ("_true_grad = grad\n\n\ndef grad(x):\n    return _true_grad(x) * 1.01\n\n\n")
+    tamper = "_true_grad = grad\n\n\ndef grad(x):\n    return _true_grad(x) * 1.01\n\n\n"
     bad = saved["root"] / "tampered.py"
-    bad.write_text(text[: guard.start()] + tamper + text[guard.start():], encoding="utf-8")
-    proc = _run([sys.executable, str(bad)], _child_env(_blocker_dir(saved["root"])),
-                cwd=saved["root"])
+    bad.write_text(text[: guard.start()] + tamper + text[guard.start() :], encoding="utf-8")
+    proc = _run(
+        [sys.executable, str(bad)], _child_env(_blocker_dir(saved["root"])), cwd=saved["root"]
+    )
     assert proc.returncode != 0, f"tampered gradient passed the self-check:\n{proc.stdout}"
 
 

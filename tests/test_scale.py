@@ -15,7 +15,9 @@ import symbackprop as sb
 
 def rosenbrock(n):
     xs = sp.symbols(f"x0:{n}")
-    return sp.Add(*[100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(n - 1)]), xs
+    return sp.Add(
+        *[100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(n - 1)]
+    ), xs
 
 
 def nested_sin(depth):
@@ -31,8 +33,11 @@ def product(n):
     return sp.Mul(*xs), xs
 
 
-@pytest.mark.parametrize("make, size", [(rosenbrock, 1000), (product, 100), (nested_sin, 30)],
-                         ids=["rosenbrock-1000", "product-100", "sin-nested-30"])
+@pytest.mark.parametrize(
+    "make, size",
+    [(rosenbrock, 1000), (product, 100), (nested_sin, 30)],
+    ids=["rosenbrock-1000", "product-100", "sin-nested-30"],
+)
 def test_cheap_gradient_operation_count(make, size):
     f, xs = make(size)
     report = sb.compile(f, xs).cost()

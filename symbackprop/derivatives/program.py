@@ -33,7 +33,9 @@ def scalar_program(f: Node, inputs: Sequence[Node], optimize: Optimize, second_o
     f_opt = forward.outputs["value"].nodes[0]
 
     grads = [g if g is not None else ZERO for g in adjoints(f_opt, inputs)]
-    raw_grad = with_outputs(forward, {"value": forward.outputs["value"], "grad": _group(grads, (n,))})
+    raw_grad = with_outputs(
+        forward, {"value": forward.outputs["value"], "grad": _group(grads, (n,))}
+    )
     with_grad = optimize(raw_grad)
     grad_out = with_grad.outputs["grad"]
     if not second_order:
@@ -52,7 +54,11 @@ def scalar_program(f: Node, inputs: Sequence[Node], optimize: Optimize, second_o
     for (i,), gi in sorted(g.items()):
         term = gi * v[i]
         dot = term if dot is None else dot + term
-    hvp = [h if h is not None else ZERO for h in adjoints(dot, inputs)] if dot is not None else [ZERO] * n
+    hvp = (
+        [h if h is not None else ZERO for h in adjoints(dot, inputs)]
+        if dot is not None
+        else [ZERO] * n
+    )
     outputs = {
         "value": with_grad.outputs["value"],
         "grad": grad_out,
@@ -94,8 +100,15 @@ def _whole(node: Node) -> Output:
     return Output((node,), ((),), tuple(node.shape))
 
 
-def network_program(params: dict[str, Node], output: Node, loss: Node, names: dict,
-                    adjoint_names: dict, optimize: Optimize, second_order: bool):
+def network_program(
+    params: dict[str, Node],
+    output: Node,
+    loss: Node,
+    names: dict,
+    adjoint_names: dict,
+    optimize: Optimize,
+    second_order: bool,
+):
     """(raw graphs by stage, optimized graph) for a network: "forward" (Y_hat), "loss",
     "d<param>" (one reverse sweep) and, with ``second_order``, "hv<param>" (H v by a second
     sweep over sum_p <d<param>, V_p>, with V_p the direction's block for parameter p).
@@ -115,18 +128,25 @@ def network_program(params: dict[str, Node], output: Node, loss: Node, names: di
     labels = {n: label.lstrip("@") for n, label in loss_graph.names.items()}
     grads = adjoints(loss_graph.outputs["loss"].nodes[0], leaves, names=labels)
     adjoint_keys = {n for n, label in loss_graph.names.items() if label.startswith("@")}
-    names = {**forward.names,
-             **{n: label for n, label in labels.items() if n not in adjoint_keys}}
+    names = {**forward.names, **{n: label for n, label in labels.items() if n not in adjoint_keys}}
     grads = [g if g is not None else _zeros_like(p) for g, p in zip(grads, leaves)]
     outputs = {**forward.outputs, **loss_graph.outputs}
     outputs.update({f"d{name}": _whole(g) for name, g in zip(params, grads)})
-    raw_grad = Graph((), outputs, tuple(toposort(n for o in outputs.values() for n in o.nodes)),
-                     {**names, **{g: f"d{name}" for name, g in zip(params, grads) if g.args}})
+    raw_grad = Graph(
+        (),
+        outputs,
+        tuple(toposort(n for o in outputs.values() for n in o.nodes)),
+        {**names, **{g: f"d{name}" for name, g in zip(params, grads) if g.args}},
+    )
     with_grad = optimize(raw_grad)
     if not second_order:
         return {"forward": raw_forward, "loss": raw_loss, "grad": raw_grad}, with_grad
-    directions = {name: input_(f"V_{name}", 0, f"V_{name}") if p.shape == ()
-                  else make("array", attr=(f"V_{name}", p.shape)) for name, p in params.items()}
+    directions = {
+        name: input_(f"V_{name}", 0, f"V_{name}")
+        if p.shape == ()
+        else make("array", attr=(f"V_{name}", p.shape))
+        for name, p in params.items()
+    }
     dot = None
     for name in params:
         g = with_grad.outputs[f"d{name}"].nodes[0]
@@ -136,7 +156,11 @@ def network_program(params: dict[str, Node], output: Node, loss: Node, names: di
     hv = [h if h is not None else _zeros_like(p) for h, p in zip(hv, leaves)]
     outputs = dict(with_grad.outputs)
     outputs.update({f"hv{name}": _whole(h) for name, h in zip(params, hv)})
-    raw_full = Graph((), outputs, tuple(toposort(n for o in outputs.values() for n in o.nodes)),
-                     dict(with_grad.names))
+    raw_full = Graph(
+        (),
+        outputs,
+        tuple(toposort(n for o in outputs.values() for n in o.nodes)),
+        dict(with_grad.names),
+    )
     final = optimize(raw_full)
     return {"forward": raw_forward, "loss": raw_loss, "grad": raw_grad, "hvp": raw_full}, final

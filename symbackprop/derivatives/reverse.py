@@ -23,8 +23,9 @@ def _active(order: list[Node], wrt: set[Node]) -> set[Node]:
     return active
 
 
-def adjoints(root: Node, wrt: Sequence[Node], seed: Node | float = 1.0,
-             names: dict[Node, str] | None = None) -> list[Node | None]:
+def adjoints(
+    root: Node, wrt: Sequence[Node], seed: Node | float = 1.0, names: dict[Node, str] | None = None
+) -> list[Node | None]:
     """d(seed * root)/d w for each w in ``wrt``; ``None`` where root does not depend on w.
 
     With ``names`` (display names of forward nodes), each named node's adjoint is named

@@ -16,6 +16,8 @@ from ..ir.node import Node, const, is_const, make
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
+# One-line constructors and a table: they read like calculus.
+# fmt: off
 def sqrt(x): return make("sqrt", x)
 def sign(x): return make("sign", x)
 def exp(x): return make("exp", x)
@@ -28,6 +30,7 @@ def sigmoid(x): return make("sigmoid", x)
 def ge(a, b): return make("ge", a, b)
 def le(a, b): return make("le", a, b)
 def where(c, a, b): return make("where", c, a, b)
+# fmt: on
 
 
 ZERO = const(0.0)
@@ -58,9 +61,12 @@ def _zero(g, out, *inputs):
 
 # ---- array-level rules: the layer equations (dZ = dA * g'(Z), dW = dZ^T A, dA_prev = dZ W) --
 
+
+# fmt: off
 def matmul(a, b): return make("matmul", a, b)
 def transpose(a): return make("transpose", a)
 def softmax_rows(a): return make("softmax_rows", a)
+# fmt: on
 
 
 def _like(shape_of: Node, g: Node) -> Node:
@@ -104,6 +110,7 @@ def _softmax(g, out, z):
     return (elementwise(lambda s, gi, r: s * (gi - r), out, g, weighted),)
 
 
+# fmt: off
 RULES = {
     "add":       lambda g, out, a, b: (g, g),
     "sub":       lambda g, out, a, b: (g, -g),
@@ -153,3 +160,4 @@ RULES = {
     "put":            lambda g, out, a: (make("take", g, attr=out.attr[0]),),
     "map":            _map,
 }
+# fmt: on

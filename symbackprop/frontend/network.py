@@ -45,21 +45,26 @@ def _lambda_body(lam: sp.Lambda, what: str) -> Node:
     leaves = {v: operand(k, str(v)) for k, v in enumerate(lam.variables)}
     free = lam.expr.free_symbols - set(lam.variables)
     if free:
-        raise SymbackpropError(f"{what} uses symbols {sorted(map(str, free))} that are not its "
-                               "variables")
+        raise SymbackpropError(
+            f"{what} uses symbols {sorted(map(str, free))} that are not its variables"
+        )
     return to_ir([lam.expr], leaves)[0]
 
 
 def _check_activation(activation) -> str | sp.Lambda:
     if isinstance(activation, sp.Lambda):
         if len(activation.variables) != 1:
-            raise SymbackpropError(f"a custom activation must be a Lambda of one variable; "
-                                   f"{activation} has {len(activation.variables)}")
+            raise SymbackpropError(
+                f"a custom activation must be a Lambda of one variable; "
+                f"{activation} has {len(activation.variables)}"
+            )
         _lambda_body(activation, f"activation {activation}")  # fails now if it cannot compile
         return activation
     if activation not in ACTIVATION_NAMES:
-        raise SymbackpropError(f"unknown activation {activation!r}; known: "
-                               f"{', '.join(ACTIVATION_NAMES)}, or a sympy.Lambda")
+        raise SymbackpropError(
+            f"unknown activation {activation!r}; known: "
+            f"{', '.join(ACTIVATION_NAMES)}, or a sympy.Lambda"
+        )
     return activation
 
 
@@ -148,8 +153,12 @@ def build_graph(inputs: int, layers, loss: str, l2: float) -> NetworkGraph:
     """Forward pass and loss of a network as array-level IR (batch size "m" left symbolic)."""
     shapes = param_shapes(inputs, layers)
     # prelu's alpha is one number: a scalar leaf reading alpha<l>[0].
-    params = {name: input_(name, 0, name) if name.startswith("alpha")
-              else make("array", attr=(name, shape)) for name, shape in shapes.items()}
+    params = {
+        name: input_(name, 0, name)
+        if name.startswith("alpha")
+        else make("array", attr=(name, shape))
+        for name, shape in shapes.items()
+    }
     X = make("array", attr=("X", ("m", inputs)))
     Y = make("array", attr=("Y", ("m", layers[-1].units)))
     hints: dict[Node, str] = {}
@@ -205,8 +214,9 @@ def _lambda_call(lam: sp.Lambda, *leaves: Node) -> Node:
     from ..ir.graph import substitute
 
     body = _lambda_body(lam, f"Lambda {lam}")
-    return substitute(body, {operand(k, str(v)): leaf for k, (v, leaf) in
-                             enumerate(zip(lam.variables, leaves))})
+    return substitute(
+        body, {operand(k, str(v)): leaf for k, (v, leaf) in enumerate(zip(lam.variables, leaves))}
+    )
 
 
 def _loss(loss: str, Y: Node, A: Node) -> Node:
@@ -219,5 +229,6 @@ def _hinge(Y: Node, S: Node) -> Node:
     # sum over j != c of max(0, s_j - s_c + 1), with c each row's true class (Y one-hot).
     true_score = make("rowsum", Y * S)
     margins = elementwise(
-        lambda s, sc, y: make("max", const(0.0), s - sc + 1.0) * (1.0 - y), S, true_score, Y)
+        lambda s, sc, y: make("max", const(0.0), s - sc + 1.0) * (1.0 - y), S, true_score, Y
+    )
     return make("sum_all", margins)

@@ -16,6 +16,7 @@ from ..errors import SymbackpropError
 from ..ir.node import Node, const, input_, make
 from . import functions as fn
 
+# fmt: off
 _UNARY_FUNCTIONS = {
     sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
     sp.asin: "asin", sp.acos: "acos", sp.atan: "atan",
@@ -24,16 +25,29 @@ _UNARY_FUNCTIONS = {
     sp.Abs: "abs", sp.sign: "sign", sp.erf: "erf", sp.erfc: "erfc",
     fn.sigmoid: "sigmoid", fn.softplus: "softplus",
 }
+# fmt: on
 
 # Reciprocal functions: f(x) = 1 / g(x), or f(x) = g(1 / x) for the inverse ones.
-_RECIPROCAL = {sp.cot: "tan", sp.sec: "cos", sp.csc: "sin",
-               sp.coth: "tanh", sp.sech: "cosh", sp.csch: "sinh"}
+_RECIPROCAL = {
+    sp.cot: "tan",
+    sp.sec: "cos",
+    sp.csc: "sin",
+    sp.coth: "tanh",
+    sp.sech: "cosh",
+    sp.csch: "sinh",
+}
 _OF_RECIPROCAL = {sp.acot: "atan", sp.asec: "acos", sp.acsc: "asin", sp.acoth: "atanh"}
 
 _COMPOUND = (sp.Max, sp.Min, sp.And, sp.Or, sp.Not, sp.Heaviside, sp.atan2, sp.Piecewise, sp.ITE)
 
-_RELATIONS = {sp.StrictLessThan: "lt", sp.LessThan: "le", sp.StrictGreaterThan: "gt",
-              sp.GreaterThan: "ge", sp.Equality: "eq", sp.Unequality: "ne"}
+_RELATIONS = {
+    sp.StrictLessThan: "lt",
+    sp.LessThan: "le",
+    sp.StrictGreaterThan: "gt",
+    sp.GreaterThan: "ge",
+    sp.Equality: "eq",
+    sp.Unequality: "ne",
+}
 
 ONE = const(1.0)
 
@@ -43,8 +57,11 @@ def variable_nodes(variables: Sequence[sp.Symbol], array: str = "xs") -> list[No
     return [input_(array, i, str(v)) for i, v in enumerate(variables)]
 
 
-def to_ir(exprs: Sequence[sp.Basic], leaves: Mapping[sp.Symbol, Node],
-          constants: Mapping[sp.Symbol, float] | None = None) -> list[Node]:
+def to_ir(
+    exprs: Sequence[sp.Basic],
+    leaves: Mapping[sp.Symbol, Node],
+    constants: Mapping[sp.Symbol, float] | None = None,
+) -> list[Node]:
     """Convert SymPy expressions to IR nodes; ``leaves`` maps each variable to its leaf.
 
     >>> import sympy as sp
@@ -80,17 +97,28 @@ def _convert(root: sp.Basic, symbols, memo) -> Node:
 
 def _check_supported(expr: sp.Basic) -> None:
     if expr.is_Atom:
-        if (expr.is_Symbol or expr.is_Number or expr.is_NumberSymbol
-                or isinstance(expr, sp.logic.boolalg.BooleanAtom)
-                or expr in (sp.oo, -sp.oo, sp.nan, sp.zoo)):
+        if (
+            expr.is_Symbol
+            or expr.is_Number
+            or expr.is_NumberSymbol
+            or isinstance(expr, sp.logic.boolalg.BooleanAtom)
+            or expr in (sp.oo, -sp.oo, sp.nan, sp.zoo)
+        ):
             return
-        raise SymbackpropError(f"cannot compile {expr} ({type(expr).__name__}): arrays are "
-                               "float64, so complex and other non-real atoms are not supported")
+        raise SymbackpropError(
+            f"cannot compile {expr} ({type(expr).__name__}): arrays are "
+            "float64, so complex and other non-real atoms are not supported"
+        )
     if expr.is_Add or expr.is_Mul or expr.is_Pow:
         return
     kind = type(expr)
-    if (kind in _UNARY_FUNCTIONS or kind in _RECIPROCAL or kind in _OF_RECIPROCAL
-            or kind in _RELATIONS or isinstance(expr, _COMPOUND)):
+    if (
+        kind in _UNARY_FUNCTIONS
+        or kind in _RECIPROCAL
+        or kind in _OF_RECIPROCAL
+        or kind in _RELATIONS
+        or isinstance(expr, _COMPOUND)
+    ):
         return
     name = getattr(kind, "__name__", str(kind))
     raise SymbackpropError(

@@ -30,8 +30,12 @@ class MapSpec:
             # Loop bounds come from a full-shape operand (sizes like the batch are dynamic).
             raise TypeError(f"map of shape {self.shape} has no full-shape operand")
         for a, kind in zip(args, self.bcast):
-            expected = {"full": self.shape, "scalar": (),
-                        "row": self.shape[-1:], "col": self.shape[:1]}[kind]
+            expected = {
+                "full": self.shape,
+                "scalar": (),
+                "row": self.shape[-1:],
+                "col": self.shape[:1],
+            }[kind]
             if kind not in BROADCASTS or tuple(a.shape) != tuple(expected):
                 raise TypeError(f"map operand of shape {a.shape} is not {kind} for {self.shape}")
         return self.shape

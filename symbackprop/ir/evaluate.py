@@ -44,6 +44,7 @@ def _where(c, a, b):
     return np.where(np.isnan(c), np.nan, np.where(c != 0, a, b))
 
 
+# fmt: off
 IMPL = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
     "neg": np.negative, "pow": np.power,
@@ -66,6 +67,7 @@ IMPL = {
     "not_": lambda a: np.where(np.isnan(a), np.nan, (a == 0).astype(float)),
     "where": _where,
 }
+# fmt: on
 
 
 def _softmax_rows(z):

@@ -45,6 +45,7 @@ class Node:
 
     # Operators build nodes, so derivative rules read like the calculus they encode; on arrays
     # they build element-wise maps.
+    # fmt: off
     def __add__(self, other): return arith("add", self, as_node(other))
     def __radd__(self, other): return arith("add", as_node(other), self)
     def __sub__(self, other): return arith("sub", self, as_node(other))
@@ -55,6 +56,7 @@ class Node:
     def __rtruediv__(self, other): return arith("div", as_node(other), self)
     def __pow__(self, other): return arith("pow", self, as_node(other))
     def __neg__(self): return arith("neg", self)
+    # fmt: on
 
 
 def _attr_key(op: str, attr: object) -> object:
@@ -76,8 +78,13 @@ def make(op: str, *args: Node, attr: object = None) -> Node:
     node.shape = () if op in SCALAR_OPS else infer_shape(op, args, attr)
     h = hashlib.blake2b(digest_size=16)
     h.update(op.encode())
-    h.update(attr.digest if isinstance(attr, Node) else
-             attr.digest_bytes() if hasattr(attr, "digest_bytes") else repr(key[2]).encode())
+    h.update(
+        attr.digest
+        if isinstance(attr, Node)
+        else attr.digest_bytes()
+        if hasattr(attr, "digest_bytes")
+        else repr(key[2]).encode()
+    )
     for a in args:
         h.update(a.digest)
     node.digest = h.digest()

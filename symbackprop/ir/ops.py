@@ -7,6 +7,7 @@ fails listing any primitive that lacks one of them.
 
 LEAVES = ("const", "input")
 
+# fmt: off
 UNARY = (
     "neg", "exp", "log", "sqrt", "log1p", "expm1",
     "sin", "cos", "tan", "asin", "acos", "atan",
@@ -20,6 +21,7 @@ BINARY = (
 )
 
 TERNARY = ("where",)
+# fmt: on
 
 SCALAR_OPS = frozenset(LEAVES + UNARY + BINARY + TERNARY)
 
@@ -27,8 +29,16 @@ SCALAR_OPS = frozenset(LEAVES + UNARY + BINARY + TERNARY)
 # ``dim`` its size along an axis (the batch size is only known at call time); ``map`` applies a
 # scalar IR body element-wise to its inputs (any number, broadcast per input).
 ARRAY_LEAVES = ("array", "dim")
-ARRAY_UNARY = ("transpose", "sum_all", "colsum", "rowsum", "softmax_rows", "logsumexp_rows",
-               "take", "put")
+ARRAY_UNARY = (
+    "transpose",
+    "sum_all",
+    "colsum",
+    "rowsum",
+    "softmax_rows",
+    "logsumexp_rows",
+    "take",
+    "put",
+)
 ARRAY_BINARY = ("matmul",)
 VARIADIC = ("map",)
 

@@ -19,8 +19,10 @@ def infer_shape(op: str, args: tuple, attr) -> tuple:
         return ()
     if op == "matmul":
         a, b = args
-        _need(len(a.shape) == 2 and len(b.shape) == 2 and a.shape[1] == b.shape[0],
-              f"matmul of shapes {a.shape} and {b.shape}")
+        _need(
+            len(a.shape) == 2 and len(b.shape) == 2 and a.shape[1] == b.shape[0],
+            f"matmul of shapes {a.shape} and {b.shape}",
+        )
         return (a.shape[0], b.shape[1])
     if op == "transpose":
         (a,) = args

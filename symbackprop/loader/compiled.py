@@ -75,8 +75,9 @@ def cost_report(first, full, seconds: dict[str, float]) -> CostReport:
     stage seconds and the Numba compile time of its modules."""
     report = CostReport.from_dict((full or first).COST)
     report.seconds = {k: v for k, v in seconds.items() if v}
-    numba_seconds = sum(NUMBA_COMPILE_TIMES.seconds.get(m.__name__, 0.0)
-                        for m in {first, full or first})
+    numba_seconds = sum(
+        NUMBA_COMPILE_TIMES.seconds.get(m.__name__, 0.0) for m in {first, full or first}
+    )
     if numba_seconds:
         report.seconds["numba compile"] = numba_seconds
     return report
@@ -97,8 +98,7 @@ class CompiledFunction:
     goes through the module's validating entry point (lists, other dtypes, batches).
     """
 
-    def __init__(self, module, path: Path, seconds: dict[str, float] | None = None,
-                 upgrade=None):
+    def __init__(self, module, path: Path, seconds: dict[str, float] | None = None, upgrade=None):
         self._first = module  # value and first derivatives (kept: it is already compiled)
         self._full = module if (module.SECOND_ORDER or upgrade is None) else None
         self._path = Path(path)
@@ -159,17 +159,27 @@ class CompiledFunction:
 
         Its code is generated on the first call (and cached like the rest).
         """
-        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape \
-                and self._hessian is not None:
+        if (
+            type(x) is _NDARRAY
+            and x.dtype is _F64
+            and x.shape == self._scalar_shape
+            and self._hessian is not None
+        ):
             return self._hessian(x)
         module = self._first if self.is_vector else self._second_order()
         return checked_call(module.hessian, x)
 
     def hvp(self, x, v):
         """Hessian-vector product H(x) v, shape (n,) or (batch, n), without forming H."""
-        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape \
-                and type(v) is _NDARRAY and v.dtype is _F64 and v.shape == x.shape \
-                and self._hvp is not None:
+        if (
+            type(x) is _NDARRAY
+            and x.dtype is _F64
+            and x.shape == self._scalar_shape
+            and type(v) is _NDARRAY
+            and v.dtype is _F64
+            and v.shape == x.shape
+            and self._hvp is not None
+        ):
             return self._hvp(x, v)
         module = self._first if self.is_vector else self._second_order()
         return checked_call(module.hvp, x, v)
@@ -177,8 +187,10 @@ class CompiledFunction:
     def jacobian(self, x):
         """Jacobian of a vector function, shape (m, n) or (batch, m, n)."""
         if not self.is_vector:
-            raise SymbackpropError("jacobian is for vector functions (compile a list of "
-                                   "expressions); use grad for a scalar function")
+            raise SymbackpropError(
+                "jacobian is for vector functions (compile a list of "
+                "expressions); use grad for a scalar function"
+            )
         if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._shape:
             return self._jacobian(x)
         return checked_call(self._first.jacobian, x)
@@ -209,5 +221,7 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         kind = f"{self.n_outputs} outputs" if self.is_vector else "scalar"
-        return (f"<CompiledFunction {kind} of ({', '.join(self.input_names)}) "
-                f"from {os.path.basename(self._path)}>")
+        return (
+            f"<CompiledFunction {kind} of ({', '.join(self.input_names)}) "
+            f"from {os.path.basename(self._path)}>"
+        )

@@ -32,8 +32,9 @@ class CompiledNetwork:
         self._full = module if module.SECOND_ORDER else None
         self.path = Path(path)
         self.param_names: tuple[str, ...] = module.PARAM_NAMES
-        self.param_shapes: dict[str, tuple[int, ...]] = dict(zip(module.PARAM_NAMES,
-                                                                 module.PARAM_SHAPES))
+        self.param_shapes: dict[str, tuple[int, ...]] = dict(
+            zip(module.PARAM_NAMES, module.PARAM_SHAPES)
+        )
         self._seconds = dict(seconds)
         self._upgrade = upgrade  # () -> (module, path, seconds) with the Hessian code
         self._shapes = tuple(self.param_shapes.items())
@@ -60,29 +61,43 @@ class CompiledNetwork:
             if type(value) is not _NDARRAY or value.dtype is not _F64 or value.shape != shape:
                 return None
             args.append(value)
-        if type(X) is not _NDARRAY or X.dtype is not _F64 or X.ndim != 2 or \
-                X.shape[1] != self._n_inputs or X.shape[0] == 0:
+        if (
+            type(X) is not _NDARRAY
+            or X.dtype is not _F64
+            or X.ndim != 2
+            or X.shape[1] != self._n_inputs
+            or X.shape[0] == 0
+        ):
             return None
         args.append(X)
         if Y is not None:
-            if type(Y) is not _NDARRAY or Y.dtype is not _F64 or \
-                    Y.shape != (X.shape[0], self._n_outputs):
+            if (
+                type(Y) is not _NDARRAY
+                or Y.dtype is not _F64
+                or Y.shape != (X.shape[0], self._n_outputs)
+            ):
                 return None
             args.append(Y)
         return args
 
     def _arrays(self, params) -> list[np.ndarray]:
         if not isinstance(params, dict):
-            raise SymbackpropError(f"params must be a dict of arrays keyed "
-                                   f"{', '.join(self.param_names)}; got {type(params).__name__}")
+            raise SymbackpropError(
+                f"params must be a dict of arrays keyed "
+                f"{', '.join(self.param_names)}; got {type(params).__name__}"
+            )
         missing = [k for k in self.param_names if k not in params]
         if missing:
-            raise SymbackpropError(f"params is missing {', '.join(missing)} (expected keys "
-                                   f"{', '.join(self.param_names)})")
+            raise SymbackpropError(
+                f"params is missing {', '.join(missing)} (expected keys "
+                f"{', '.join(self.param_names)})"
+            )
         unknown = [k for k in params if k not in self.param_shapes]
         if unknown:
-            raise SymbackpropError(f"params has unknown key(s) {', '.join(map(str, unknown))}; "
-                                   f"expected {', '.join(self.param_names)}")
+            raise SymbackpropError(
+                f"params has unknown key(s) {', '.join(map(str, unknown))}; "
+                f"expected {', '.join(self.param_names)}"
+            )
         arrays = []
         for name in self.param_names:
             try:
@@ -90,8 +105,9 @@ class CompiledNetwork:
             except (TypeError, ValueError):
                 raise SymbackpropError(f"parameter {name} is not a float array") from None
             if value.shape != self.param_shapes[name]:
-                raise SymbackpropError(f"parameter {name} must have shape "
-                                       f"{self.param_shapes[name]}; got {value.shape}")
+                raise SymbackpropError(
+                    f"parameter {name} must have shape {self.param_shapes[name]}; got {value.shape}"
+                )
             arrays.append(value)
         return arrays
 

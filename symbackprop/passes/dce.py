@@ -14,8 +14,12 @@ def _nonzero(out: Output) -> Output:
     keep = [k for k, n in enumerate(out.nodes) if not is_const(n, 0.0)]
     if len(keep) == len(out.nodes):
         return out
-    return Output(tuple(out.nodes[k] for k in keep), tuple(out.index[k] for k in keep),
-                  out.shape, out.symmetric)
+    return Output(
+        tuple(out.nodes[k] for k in keep),
+        tuple(out.index[k] for k in keep),
+        out.shape,
+        out.symmetric,
+    )
 
 
 def dce(graph: Graph) -> Graph:

@@ -23,11 +23,15 @@ def _remap(args, bcast, body, keep: list[int], extra: dict[int, Node] | None = N
     for new_k, old_k in enumerate(keep):
         mapping.setdefault(operand(old_k), operand(new_k))
     for leaf in [n for n in toposort([body]) if _leaf_index(n) is not None]:
-        mapping.setdefault(leaf, operand(keep.index(leaf.attr[1])) if leaf.attr[1] in keep
-                           else leaf)
+        mapping.setdefault(
+            leaf, operand(keep.index(leaf.attr[1])) if leaf.attr[1] in keep else leaf
+        )
     new_body = substitute(body, mapping)
-    return make("map", *(args[k] for k in keep),
-                attr=MapSpec(new_body, tuple(bcast[k] for k in keep), body_shape(args, bcast)))
+    return make(
+        "map",
+        *(args[k] for k in keep),
+        attr=MapSpec(new_body, tuple(bcast[k] for k in keep), body_shape(args, bcast)),
+    )
 
 
 def body_shape(args, bcast) -> tuple:
@@ -51,13 +55,18 @@ def operands_to_minimal(node: Node) -> Node:
             extra[k] = operand(first_of[(a, kind)])
         else:
             first_of[(a, kind)] = k
-    used = {_leaf_index(n) for n in toposort([substitute(spec.body, {operand(k): v for k, v in extra.items()})])} - {None}
+    used = {
+        _leaf_index(n)
+        for n in toposort([substitute(spec.body, {operand(k): v for k, v in extra.items()})])
+    } - {None}
     keep = [k for k in range(len(args)) if k in used and k not in extra]
     if not any(spec.bcast[k] == "full" for k in keep):
         keep = sorted(keep + [spec.bcast.index("full")])
     if keep == list(range(len(args))):
         return node
-    return _remap(args, spec.bcast, substitute(spec.body, {operand(k): v for k, v in extra.items()}), keep)
+    return _remap(
+        args, spec.bcast, substitute(spec.body, {operand(k): v for k, v in extra.items()}), keep
+    )
 
 
 def identity_map_to_operand(node: Node) -> Node:
@@ -89,11 +98,16 @@ def _body_optimized(node: Node) -> Node:
     out = Output((spec.body,), ((),), ())
     body = optimize(with_outputs(Graph((), {}), {"body": out}), BODY_PIPELINE)
     new = body.outputs["body"].nodes[0]
-    return node if new is spec.body else make("map", *node.args, attr=MapSpec(new, spec.bcast, spec.shape))
+    return (
+        node
+        if new is spec.body
+        else make("map", *node.args, attr=MapSpec(new, spec.bcast, spec.shape))
+    )
 
 
 def tidy(graph: Graph) -> Graph:
     """Bodies optimized, operands minimal, identity maps and transpose pairs removed."""
+
     def step(node: Node) -> Node:
         for _ in range(8):
             new = node
@@ -139,11 +153,13 @@ def fuse(graph: Graph) -> Graph:
                 continue
             inner = a.attr
             # A scalar fill brings only its scalar operands (its full one just sized the loop).
-            bring = [j for j, kind in enumerate(inner.bcast)
-                     if not _scalar_fill(a) or kind == "scalar"]
+            bring = [
+                j for j, kind in enumerate(inner.bcast) if not _scalar_fill(a) or kind == "scalar"
+            ]
             offset = len(node.args)
-            shifted = substitute(inner.body, {operand(j): operand(offset + n)
-                                              for n, j in enumerate(bring)})
+            shifted = substitute(
+                inner.body, {operand(j): operand(offset + n) for n, j in enumerate(bring)}
+            )
             body = substitute(spec.body, {operand(k): shifted})
             args = node.args + tuple(a.args[j] for j in bring)
             bcast = spec.bcast + tuple(inner.bcast[j] for j in bring)

@@ -63,8 +63,12 @@ def softmax_to_exp_of_logsumexp(node: Node, present: set[Node]) -> Node | None:
     return None
 
 
-RULES = (logistic_slope_to_sigmoid, sech_squared_to_tanh, exp_to_expm1_output,
-         softmax_to_exp_of_logsumexp)
+RULES = (
+    logistic_slope_to_sigmoid,
+    sech_squared_to_tanh,
+    exp_to_expm1_output,
+    softmax_to_exp_of_logsumexp,
+)
 
 
 def reuse_forward_values(graph: Graph) -> Graph:

@@ -137,9 +137,12 @@ def product_into_branches(node: Node) -> Node | None:
         if w.op == "where" and (is_const(w.args[1], 0.0) or is_const(w.args[2], 0.0)):
             c, left, right = w.args
             branch = (lambda v: make(node.op, v, x)) if w_first else (lambda v: make("mul", x, v))
-            return make("where", c,
-                        left if is_const(left, 0.0) else branch(left),
-                        right if is_const(right, 0.0) else branch(right))
+            return make(
+                "where",
+                c,
+                left if is_const(left, 0.0) else branch(left),
+                right if is_const(right, 0.0) else branch(right),
+            )
     return None
 
 

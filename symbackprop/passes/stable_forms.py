@@ -96,8 +96,13 @@ def log_softmax_to_logsumexp(node: Node) -> Node | None:
             continue
         z, n = a.args[0], len(node.args)
         body = substitute(spec.body, {log_a: make("sub", operand(n), operand(n + 1))})
-        return make("map", *node.args, z, make("logsumexp_rows", z),
-                    attr=MapSpec(body, spec.bcast + ("full", "col"), spec.shape))
+        return make(
+            "map",
+            *node.args,
+            z,
+            make("logsumexp_rows", z),
+            attr=MapSpec(body, spec.bcast + ("full", "col"), spec.shape),
+        )
     return None
 
 

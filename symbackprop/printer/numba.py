@@ -19,6 +19,7 @@ from ..ir.node import Node
 from .lines import Lines
 
 # Functions that print as one call: the known-function table (data, like SymPy's pycode).
+# fmt: off
 CALLS = {
     "exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt",
     "log1p": "math.log1p", "expm1": "math.expm1",
@@ -33,6 +34,8 @@ CALLS = {
     "lt": "_lt", "le": "_le", "gt": "_gt", "ge": "_ge", "eq": "_eq", "ne": "_ne",
     "and_": "_and", "or_": "_or", "not_": "_not", "where": "_where",
 }
+# fmt: on
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -87,7 +90,7 @@ class NumbaPrinter:
             n_forward = sum(1 for n in order if n in first_set)
 
         b = Lines()
-        b.add("@nb.njit(cache=CACHE, error_model=\"numpy\")")
+        b.add('@nb.njit(cache=CACHE, error_model="numpy")')
         b.add(f"def {spec.name}({', '.join(list(spec.arrays) + list(spec.stores))}):")
         with b.indented():
             if spec.doc:
@@ -146,11 +149,13 @@ class NumbaPrinter:
         raise SymbackpropError(f"the Numba printer has no rule for IR node kind {node.op!r}")
 
     # ---- one method per node kind that is not a plain call ------------------------------
+    # fmt: off
     def _print_add(self, node, a, b): return f"{a} + {b}"
     def _print_sub(self, node, a, b): return f"{a} - {b}"
     def _print_mul(self, node, a, b): return f"{a} * {b}"
     def _print_div(self, node, a, b): return f"{a} / {b}"
     def _print_neg(self, node, a): return f"-{a}"
+    # fmt: on
 
     def _print_pow(self, node, a, b):
         base, exponent = node.args
@@ -172,6 +177,7 @@ class NumbaPrinter:
         array, axis = node.attr
         return f"float({array}.shape[{axis}])"
 
+    # fmt: off
     def _print_matmul(self, node, a, b): return f"np.dot({a}, {b})"
     def _print_transpose(self, node, a): return f"{a}.T"
     def _print_sum_all(self, node, a): return f"np.sum({a})"
@@ -181,6 +187,7 @@ class NumbaPrinter:
     def _print_logsumexp_rows(self, node, a): return f"_logsumexp_rows({a})"
     def _print_take(self, node, a): return f"{a}[{node.attr}]"
     def _print_put(self, node, a): return f"_put({a}, {node.attr[0]}, {node.attr[1]})"
+    # fmt: on
 
     def _emit_map(self, b: Lines, node: Node, name: str, args: list[str]) -> None:
         """One fused loop nest: load each operand's element, run the scalar body, store."""
@@ -201,8 +208,12 @@ class NumbaPrinter:
         body = toposort([spec.body])
         for leaf in sorted((n for n in body if n.op == "input"), key=lambda n: n.attr[1]):
             k = leaf.attr[1]
-            at = {"full": f"[{', '.join(index)}]", "row": f"[{index[-1]}]",
-                  "col": f"[{index[0]}]", "scalar": ""}[spec.bcast[k]]
+            at = {
+                "full": f"[{', '.join(index)}]",
+                "row": f"[{index[-1]}]",
+                "col": f"[{index[0]}]",
+                "scalar": "",
+            }[spec.bcast[k]]
             local[leaf] = f"e{k}"
             b.add(f"e{k} = {args[k]}{at}")
         count = 0
@@ -231,8 +242,21 @@ class NumbaPrinter:
 
 _IDENT = re.compile(r"[^0-9a-zA-Z_]")
 # Names the generated code itself uses: parameters, modules, builtins the printer emits.
-_RESERVED = {"math", "np", "nb", "out", "grad", "hessian", "hvp", "value", "jacobian",
-             "abs", "max", "min", "range"}
+_RESERVED = {
+    "math",
+    "np",
+    "nb",
+    "out",
+    "grad",
+    "hessian",
+    "hvp",
+    "value",
+    "jacobian",
+    "abs",
+    "max",
+    "min",
+    "range",
+}
 
 
 def _sparse(out: Output) -> bool:
@@ -260,8 +284,12 @@ def _input_names(inputs) -> dict[Node, str]:
         base = _IDENT.sub("_", base)
         if not base or base[0].isdigit() or base.startswith("_"):
             base = f"{array}{index}"
-        if (keyword.iskeyword(base) or base in _RESERVED or re.fullmatch(r"t\d+", base)
-                or base in ("xs", "vs")):
+        if (
+            keyword.iskeyword(base)
+            or base in _RESERVED
+            or re.fullmatch(r"t\d+", base)
+            or base in ("xs", "vs")
+        ):
             base = f"{base}_"
         name, k = base, 1
         while name in used:
