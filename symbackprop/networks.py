@@ -310,15 +310,29 @@ def _build(net: Sequential, second_order: bool, cache_dir):
 def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> str:
     shapes = net.param_shapes()
     grads = tuple(f"d{n}" for n in names)
+    checks = {with_y: _shape_checks(net, names, with_y) for with_y in (False, True)}
     kernels = [
-        Kernel("_forward", tuple(names) + ("X",), returns=("forward",), doc="Y_hat"),
-        Kernel("_loss", tuple(names) + ("X", "Y"), returns=("loss",), doc="the loss"),
+        Kernel(
+            "_forward",
+            tuple(names) + ("X",),
+            returns=("forward",),
+            doc="Y_hat",
+            preamble=checks[False],
+        ),
+        Kernel(
+            "_loss",
+            tuple(names) + ("X", "Y"),
+            returns=("loss",),
+            doc="the loss",
+            preamble=checks[True],
+        ),
         Kernel(
             "_loss_and_grad",
             tuple(names) + ("X", "Y"),
             returns=("loss",) + grads,
             forward_first="loss",
             doc="the loss and its gradient: one forward, one reverse sweep",
+            preamble=checks[True],
         ),
     ]
     if second_order:
@@ -328,6 +342,7 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
                 tuple(names) + ("X", "Y") + tuple(f"V_{n}" for n in names),
                 returns=tuple(f"hv{n}" for n in names),
                 doc="H V: a second reverse sweep over <grad, V>",
+                preamble=checks[True],
             )
         )
     printer = NumbaPrinter(graph)
@@ -366,6 +381,20 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
         array_helpers=render("array_helpers.py.tmpl"),
         kernels="\n\n\n".join(printer.kernel(k) for k in kernels),
         api=render("network_api.py.tmpl", second_order_api=second),
+    )
+
+
+def _shape_checks(net: Sequential, names, with_y: bool) -> tuple[str, ...]:
+    """Kernel statements that refuse arrays of the wrong shapes: Numba does not check bounds,
+    so a kernel called directly must not read past an array (callers then report which)."""
+    shapes = net.param_shapes()
+    tests = [f"{n}.shape != {shapes[n]!r}" for n in names]
+    tests += [f"X.shape[1] != {net.inputs}", "X.shape[0] == 0"]
+    if with_y:
+        tests += ["Y.shape[0] != X.shape[0]", f"Y.shape[1] != {net.outputs}"]
+    return (
+        f"if {' or '.join(tests)}:",
+        '    raise ValueError("array shapes do not match the network (see PARAM_SHAPES)")',
     )
 
 

@@ -6,12 +6,13 @@ Numba; errors become SymbackpropError naming the key, shape or array at fault.
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 
 import numpy as np
 
 from ..cost import CostReport  # noqa: F401  (the type cost() returns)
-from .compiled import _F64, _NDARRAY, checked_call, cost_report
+from .compiled import _F64, checked_call, cost_report
 from ..errors import SymbackpropError
 from .cache import check_writable_target, write_atomic
 
@@ -37,11 +38,11 @@ class CompiledNetwork:
         )
         self._seconds = dict(seconds)
         self._upgrade = upgrade  # () -> (module, path, seconds) with the Hessian code
-        self._shapes = tuple(self.param_shapes.items())
-        self._n_inputs, self._n_outputs = module.N_INPUTS, module.N_OUTPUTS
         self._forward, self._loss_and_grad = module._forward, module._loss_and_grad
+        take = operator.itemgetter(*self.param_names)
+        self._take = take if len(self.param_names) > 1 else (lambda p: (take(p),))
         # prelu's alpha is one number in the kernels: its gradient comes back as a float.
-        self._scalar_grads = {n for n, shape in self._shapes if shape == (1,)}
+        self._scalar_grads = [n for n in self.param_names if n.startswith("alpha")]
 
     def _second_order(self):
         if self._full is None:
@@ -50,34 +51,18 @@ class CompiledNetwork:
             self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
         return self._full
 
-    def _fast_arrays(self, params, X, Y=None) -> list | None:
-        """The arguments as they are, if all are float64 arrays of the right shapes (the fast
-        path straight into the kernel), else None."""
-        if type(params) is not dict or len(params) != len(self._shapes):
+    def _fast_arrays(self, params, X, Y=None) -> tuple | None:
+        """The arguments as they are, if they are float64 arrays, else None. Shapes are
+        checked inside the kernels (compiled code), which raise ValueError."""
+        try:
+            args = self._take(params) + ((X,) if Y is None else (X, Y))
+            for value in args:
+                if value.dtype is not _F64:
+                    return None
+        except (KeyError, TypeError, AttributeError):
             return None
-        args = []
-        for name, shape in self._shapes:
-            value = params.get(name)
-            if type(value) is not _NDARRAY or value.dtype is not _F64 or value.shape != shape:
-                return None
-            args.append(value)
-        if (
-            type(X) is not _NDARRAY
-            or X.dtype is not _F64
-            or X.ndim != 2
-            or X.shape[1] != self._n_inputs
-            or X.shape[0] == 0
-        ):
+        if len(params) != len(self.param_names) or X.ndim != 2 or (Y is not None and Y.ndim != 2):
             return None
-        args.append(X)
-        if Y is not None:
-            if (
-                type(Y) is not _NDARRAY
-                or Y.dtype is not _F64
-                or Y.shape != (X.shape[0], self._n_outputs)
-            ):
-                return None
-            args.append(Y)
         return args
 
     def _arrays(self, params) -> list[np.ndarray]:
@@ -115,7 +100,10 @@ class CompiledNetwork:
         """Y_hat, shape (m, outputs), for X of shape (m, inputs)."""
         args = self._fast_arrays(params, X)
         if args is not None:
-            return self._forward(*args)
+            try:
+                return self._forward(*args)
+            except ValueError:
+                pass  # a shape is wrong: the validating path below says which
         return checked_call(self._first.forward, *self._arrays(params), X)
 
     def loss(self, params, X, Y) -> float:
@@ -126,14 +114,18 @@ class CompiledNetwork:
         """(loss, gradient dict with params' keys and shapes) from one forward and one
         reverse sweep."""
         args = self._fast_arrays(params, X, Y)
+        if args is not None:
+            try:
+                value, *grads = self._loss_and_grad(*args)
+            except ValueError:
+                args = None  # a shape is wrong: the validating path below says which
         if args is None:
             value, *grads = checked_call(self._first.loss_and_grad, *self._arrays(params), X, Y)
             return value, dict(zip(self.param_names, grads))
-        value, *grads = self._loss_and_grad(*args)
         result = dict(zip(self.param_names, grads))
         for name in self._scalar_grads:
-            result[name] = np.reshape(result[name], (1,))
-        return float(value), result
+            result[name] = np.array([result[name]])
+        return value, result
 
     def hessian(self, params, X, Y) -> np.ndarray:
         """The exact (P, P) Hessian over all parameters, flattened C-order in the order of

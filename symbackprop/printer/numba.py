@@ -52,6 +52,7 @@ class Kernel:
     returns: tuple[str, ...] = ()
     doc: str = ""
     forward_first: str | None = None  # a group whose cone is printed first, as "forward"
+    preamble: tuple[str, ...] = ()  # statements run first (e.g. shape checks)
 
 
 def literal(value: float) -> str:
@@ -95,6 +96,8 @@ class NumbaPrinter:
         with b.indented():
             if spec.doc:
                 b.add(f'"""{spec.doc}"""')
+            for line in spec.preamble:
+                b.add(line)
             names: dict[Node, str] = {}
             for node in sorted((n for n in order if n.op == "input"), key=lambda n: n.attr[:2]):
                 array, index, _ = node.attr
