@@ -39,6 +39,7 @@ class CompiledNetwork:
         self._seconds = dict(seconds)
         self._upgrade = upgrade  # () -> (module, path, seconds) with the Hessian code
         self._forward, self._loss_and_grad = module._forward, module._loss_and_grad
+        self._n_params = len(self.param_names)
         take = operator.itemgetter(*self.param_names)
         self._take = take if len(self.param_names) > 1 else (lambda p: (take(p),))
         # prelu's alpha is one number in the kernels: its gradient comes back as a float.
@@ -61,7 +62,7 @@ class CompiledNetwork:
                     return None
         except (KeyError, TypeError, AttributeError):
             return None
-        if len(params) != len(self.param_names) or X.ndim != 2 or (Y is not None and Y.ndim != 2):
+        if len(params) != self._n_params or X.ndim != 2 or (Y is not None and Y.ndim != 2):
             return None
         return args
 
@@ -116,16 +117,17 @@ class CompiledNetwork:
         args = self._fast_arrays(params, X, Y)
         if args is not None:
             try:
-                value, *grads = self._loss_and_grad(*args)
+                out = self._loss_and_grad(*args)
             except ValueError:
                 args = None  # a shape is wrong: the validating path below says which
         if args is None:
-            value, *grads = checked_call(self._first.loss_and_grad, *self._arrays(params), X, Y)
-            return value, dict(zip(self.param_names, grads))
-        result = dict(zip(self.param_names, grads))
-        for name in self._scalar_grads:
-            result[name] = np.array([result[name]])
-        return value, result
+            out = checked_call(self._first.loss_and_grad, *self._arrays(params), X, Y)
+            return out[0], dict(zip(self.param_names, out[1:]))
+        grads = dict(zip(self.param_names, out[1:]))
+        if self._scalar_grads:
+            for name in self._scalar_grads:
+                grads[name] = np.array([grads[name]])
+        return out[0], grads
 
     def hessian(self, params, X, Y) -> np.ndarray:
         """The exact (P, P) Hessian over all parameters, flattened C-order in the order of
