@@ -132,7 +132,9 @@ def _scalar_fill(node: Node) -> bool:
 def fuse(graph: Graph) -> Graph:
     """map(f)(map(g)(A, B), C) -> map(f(g(a, b), c))(A, B, C) when the inner map has one use
     (or only broadcasts a scalar)."""
-    uses: Counter = Counter(a for n in graph.nodes for a in n.args)
+    # Count uses among live nodes only: dead ones a previous rewrite left behind do not count.
+    live = toposort(n for out in graph.outputs.values() for n in out.nodes)
+    uses: Counter = Counter(a for n in live for a in n.args)
     for out in graph.outputs.values():
         uses.update(out.nodes)
     origin: dict[Node, Node] = {}  # node built in this pass -> the node it replaces
