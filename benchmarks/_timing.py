@@ -11,9 +11,16 @@ framework, so a benchmark can set thread environment variables after importing t
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -112,3 +119,30 @@ def fmt_ratio(r: float | None) -> str:
     if r is None:
         return "-"
     return f"{r:.2f}x" if r < 100 else f"{r:.0f}x"
+
+
+def run_child(script: str, cfg: dict, timeout: float = 600) -> dict:
+    """Run ``script`` in a fresh Python process (same environment and thread settings) with
+    ``cfg`` as JSON in argv[1]; returns the dict it prints on a line "CHILD-RESULT {...}",
+    plus "process_wall_s"."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(cfg)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    elapsed = time.perf_counter() - start
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("CHILD-RESULT ")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise RuntimeError(f"child process exited {proc.returncode}: " + " | ".join(tail))
+    out = json.loads(lines[-1][len("CHILD-RESULT ") :])
+    out["process_wall_s"] = elapsed
+    return out

@@ -45,7 +45,6 @@ import math  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -59,7 +58,7 @@ import sympy as sp  # noqa: E402
 
 import symbackprop as sb  # noqa: E402
 
-from ._timing import compare, fmt_ratio, fmt_time, wall  # noqa: E402
+from ._timing import compare, fmt_ratio, fmt_time, run_child, wall  # noqa: E402
 from .scalar import (
     Peers,
     _json_default,
@@ -76,7 +75,6 @@ from .scalar import (
 os.environ["XLA_FLAGS"] = " ".join(dict.fromkeys(os.environ["XLA_FLAGS"].split()))
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("small", "mnist", "hessian", "compile")
 
 # Targets: symbackprop / hand-written Numba, per call.
@@ -936,36 +934,14 @@ print("CHILD-RESULT " + json.dumps({
 
 def _child(cache: Path, sizes, acts, loss, batch) -> dict:
     """Run CHILD_SCRIPT in a new Python process (same thread settings); its measurements."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    )
-    cfg = json.dumps(
-        {
-            "cache": str(cache),
-            "sizes": list(sizes),
-            "acts": list(acts),
-            "loss": loss,
-            "batch": batch,
-        }
-    )
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD_SCRIPT, cfg],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    elapsed = time.perf_counter() - start
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("CHILD-RESULT ")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        raise RuntimeError(f"child process exited {proc.returncode}: " + " | ".join(tail))
-    out = json.loads(lines[-1][len("CHILD-RESULT ") :])
-    out["process_wall_s"] = elapsed
-    return out
+    cfg = {
+        "cache": str(cache),
+        "sizes": list(sizes),
+        "acts": list(acts),
+        "loss": loss,
+        "batch": batch,
+    }
+    return run_child(CHILD_SCRIPT, cfg)
 
 
 def _sum_stages(stages: dict, keys) -> float:
