@@ -22,7 +22,7 @@ def run(echo=print) -> None:
 
     fn = compile(f, [x1, x2, x3])
     point = np.array([-1.0, -1.0, -1.0])
-    echo(f"compiled: f{tuple(point)} = {fn(point):g}, grad = {fn.grad(point)}")
+    echo(f"compiled: f{tuple(point.tolist())} = {fn(point):g}, grad = {fn.grad(point)}")
     echo(f"Hessian eigenvalues at that point: {np.linalg.eigvalsh(fn.hessian(point))}")
     echo("cost report:\n" + fn.cost().table())
 
