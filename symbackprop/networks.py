@@ -28,6 +28,7 @@ from .frontend.network import (
     param_shapes,
 )
 from .loader.cache import Cache
+from .loader.compiled import STAGE_SECONDS_PLACEHOLDER
 from .loader.model import CompiledNetwork
 from .passes import optimize
 from .pipeline import Stages, cached_module
@@ -371,6 +372,7 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
         parameters="\n".join(f"    {n}: {shapes[n]}" for n in names),
         equations="\n".join(f"    {line}" for line in net.derivation().text.splitlines()),
         cost=cost.table(),
+        stage_seconds=STAGE_SECONDS_PLACEHOLDER,
         param_list=", ".join(names),
         grad_list=", ".join(grads),
         hessian_doc="; hessian(...) -> (P, P)" if second_order else "",

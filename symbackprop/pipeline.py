@@ -23,7 +23,7 @@ from .frontend.scalar import to_ir, variable_nodes
 from .ir.evaluate import evaluate
 from .ir.graph import Graph
 from .loader.cache import Cache
-from .loader.compiled import CompiledFunction, import_module
+from .loader.compiled import STAGE_SECONDS_PLACEHOLDER, CompiledFunction, import_module
 from .passes import optimize
 from .printer.module import render, generator_digest
 from .printer.numba import Kernel, NumbaPrinter, literal
@@ -323,6 +323,7 @@ def _module_source(request: Request, graph: Graph, kernels, second_order: bool, 
             ", ".join(f"{k} = {v!r}" for k, v in request.constants) or "none"
         ),
         cost=cost.table(),
+        stage_seconds=STAGE_SECONDS_PLACEHOLDER,
         meta=meta,
         helpers=render("helpers.py.tmpl"),
         kernels="\n\n\n".join(printer.kernel(k) for k in kernels),

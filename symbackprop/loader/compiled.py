@@ -62,6 +62,18 @@ _NDARRAY = np.ndarray
 _F64 = np.dtype(np.float64)
 
 
+# Cached modules must be byte-identical for equal requests (concurrent builds write the same
+# file), so they carry this placeholder; save() writes this process's stage timings instead.
+STAGE_SECONDS_PLACEHOLDER = "written by save() (cached copies leave them out)"
+
+
+def saved_text(path: Path, report: CostReport) -> bytes:
+    """The module at ``path`` with the placeholder replaced by ``report``'s stage seconds."""
+    stages = ", ".join(f"{k} {v:.3f}" for k, v in report.seconds.items()) or "none recorded"
+    text = path.read_text(encoding="utf-8").replace(STAGE_SECONDS_PLACEHOLDER, stages, 1)
+    return text.encode("utf-8")
+
+
 def checked_call(function, *args):
     """A generated module's validating entry point; its ValueError becomes SymbackpropError."""
     try:
@@ -211,7 +223,7 @@ class CompiledFunction:
         check_writable_target(target)
         if not self.is_vector:
             self._second_order()
-        write_atomic(target, self._path.read_bytes())
+        write_atomic(target, saved_text(self._path, self.cost()))
         return target
 
     def cost(self) -> CostReport:

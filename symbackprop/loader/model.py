@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cost import CostReport  # noqa: F401  (the type cost() returns)
-from .compiled import _F64, checked_call, cost_report
+from .compiled import _F64, checked_call, cost_report, saved_text
 from ..errors import SymbackpropError
 from .cache import check_writable_target, write_atomic
 
@@ -147,7 +147,7 @@ class CompiledNetwork:
             raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
         check_writable_target(target)
         self._second_order()
-        write_atomic(target, self.path.read_bytes())
+        write_atomic(target, saved_text(self.path, self.cost()))
         return target
 
     def cost(self) -> CostReport:
