@@ -105,8 +105,14 @@ def _body_optimized(node: Node) -> Node:
     )
 
 
+def _has_arrays(graph: Graph) -> bool:
+    return any(n.op in ("map", "transpose") for n in graph.nodes)
+
+
 def tidy(graph: Graph) -> Graph:
     """Bodies optimized, operands minimal, identity maps and transpose pairs removed."""
+    if not _has_arrays(graph):
+        return graph  # a scalar program: nothing to do, and no need to walk it
 
     def step(node: Node) -> Node:
         for _ in range(8):
@@ -132,6 +138,8 @@ def _scalar_fill(node: Node) -> bool:
 def fuse(graph: Graph) -> Graph:
     """map(f)(map(g)(A, B), C) -> map(f(g(a, b), c))(A, B, C) when the inner map has one use
     (or only broadcasts a scalar)."""
+    if not _has_arrays(graph):
+        return graph
     # Count uses among live nodes only: dead ones a previous rewrite left behind do not count.
     live = toposort(n for out in graph.outputs.values() for n in out.nodes)
     uses: Counter = Counter(a for n in live for a in n.args)
