@@ -6,7 +6,7 @@ repeats of a timeit-style loop, and implementations that are compared are timed 
 all of them alike and their ratio stays meaningful.
 
 Pure Python (``time`` and ``statistics`` only): importing it does not import NumPy, Numba or any
-framework, so a benchmark can set thread environment variables after importing this module.
+framework, so a benchmark can import it and call :func:`pin_threads` before those are imported.
 """
 
 from __future__ import annotations
@@ -21,6 +21,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Single-threaded everything, for a fair per-call comparison.
+THREAD_ENV = {
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def pin_threads() -> None:
+    """Set THREAD_ENV and JAX's single-thread XLA flags in os.environ. Call it before NumPy,
+    Numba, PyTorch or JAX is imported: they read these once, at import (JAX: when its backend
+    starts). Child processes from :func:`run_child` inherit them."""
+    os.environ.update(THREAD_ENV)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if XLA_SINGLE_THREAD not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {XLA_SINGLE_THREAD}".strip()
 
 
 @dataclass

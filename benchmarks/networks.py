@@ -23,34 +23,15 @@ read the ratios. Thread settings, table style and JSON output are those of bench
 
 from __future__ import annotations
 
-import os
+import math
+from pathlib import Path
+
+from ._timing import fmt_ratio, fmt_time, pin_threads, run_child, wall
 
 # Single-threaded everything, for a fair per-call comparison: the same settings as
-# benchmarks/scalar.py (which sets them too when imported below). Must precede the imports of
-# NumPy, Numba, PyTorch and JAX (they read these once, at import).
-THREAD_ENV = {
-    "NUMBA_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-}
-XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-os.environ.update(THREAD_ENV)
-if XLA_SINGLE_THREAD not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_SINGLE_THREAD}".strip()
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+# benchmarks/scalar.py. Must precede the imports of NumPy, Numba, PyTorch and JAX (they read
+# the settings once, at import).
+pin_threads()
 
 import numba as nb  # noqa: E402
 import numpy as np  # noqa: E402
@@ -58,24 +39,17 @@ import sympy as sp  # noqa: E402
 
 import symbackprop as sb  # noqa: E402
 
-from ._timing import compare, fmt_ratio, fmt_time, run_child, wall  # noqa: E402
-from .scalar import (
-    Peers,
-    _json_default,
+from . import _suite  # noqa: E402
+from ._suite import (  # noqa: E402
     agrees,
-    error_text,
+    error_cells,
     progress,
-    ratio,  # noqa: E402
+    record_timings,
     render_table,
+    short_error,
+    time_cell,
     verdict,
 )
-
-# benchmarks.scalar appends the same XLA flags when imported: keep them once (JAX reads the
-# variable when its backend starts, in Peers(), after this).
-os.environ["XLA_FLAGS"] = " ".join(dict.fromkeys(os.environ["XLA_FLAGS"].split()))
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-TABLES = ("small", "mnist", "hessian", "compile")
 
 # Targets: symbackprop / hand-written Numba, per call.
 SMALL_TARGETS = {1: 1.3, 32: 1.2}
@@ -90,51 +64,22 @@ WARM_TOTAL_TARGET = 0.5  # the same in a second process on the same cache
 LOGREG_L2 = 0.01
 
 
-# ============================================================================ configuration
+# ============================================================================ session
 
 
-@dataclass
-class Config:
-    quick: bool
-    repeats: int
-    min_time: float
-    work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sb-netbench-")))
-    cache_dir: Path | None = None  # None: a fresh cache inside ``work`` (deleted at the end)
-
-    @property
-    def run_cache(self) -> Path:
-        """Cache for the per-call and Hessian tables (the compile table always starts cold)."""
-        return self.cache_dir if self.cache_dir is not None else self.work / "cache"
-
-    @classmethod
-    def make(cls, quick: bool) -> Config:
-        if quick:
-            return cls(quick, repeats=5, min_time=0.02)
-        return cls(quick, repeats=11, min_time=0.1)
-
-    def fresh_cache(self, label: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=f"cold-{label}-", dir=self.work))
-
-
-class Session:
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self.notes: list[str] = []
-        self.peers = Peers(self.notes)
+class Session(_suite.Session):
+    def __init__(self, cfg: _suite.Config):
+        super().__init__(cfg)
         self.models: dict[str, object] = {}
 
-    def note(self, msg: str) -> None:
-        self.notes.append(msg)
-        progress("NOTE " + msg)
+    def describe(self, exc: BaseException) -> str:
+        return short_error(exc)  # Numba's errors run to pages
 
     def compile(self, key: str, net):
         if key not in self.models:
             progress(f"net.compile {key}")
             self.models[key] = net.compile(cache_dir=self.cfg.run_cache)
         return self.models[key]
-
-    def compare(self, fns: dict):
-        return compare(fns, repeats=self.cfg.repeats, min_time=self.cfg.min_time)
 
 
 # ============================================================================ networks and data
@@ -423,17 +368,6 @@ def array_loss(fw: str, mod, acts, loss: str, l2: float = 0.0):
     return f
 
 
-def short_error(exc: BaseException, limit: int = 500) -> str:
-    """error_text without ANSI colour codes, multi-line messages (Numba's) cut down to their
-    first line and the last few lines that say where, at most ``limit`` characters."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", error_text(exc))
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if len(lines) > 4:
-        lines = lines[:1] + ["..."] + lines[-5:]
-    text = " | ".join(lines)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 # ============================================================================ table: per call
 
 PER_CALL_HEADERS = [
@@ -453,6 +387,12 @@ PER_CALL_HEADERS = [
     "noise",
     "sb 1st call [incl. Numba]",
 ]
+PER_CALL_RATIOS = {
+    "sb/ref": ("symbackprop", "numba ref"),
+    "kernel/ref": ("sb kernel", "numba ref"),
+    "jax/sb": ("jax.jit", "symbackprop"),
+    "torch/sb": ("torch eager", "symbackprop"),
+}
 
 
 def _kernel_call(model, arrays, X, Y):
@@ -482,30 +422,20 @@ def loss_grad_row(s: Session, label: str, net, model, acts, params, X, Y, ref, t
         s.note(f"{label}: loss_and_grad's dict keys/shapes differ from the parameters'")
     fns = {"symbackprop": lambda: model.loss_and_grad(params, X, Y)}
 
-    def check(name, make):
-        try:
-            call, result = make()
-            got = result()
-        except Exception as exc:
-            s.note(f"{name} failed for {label} batch {X.shape[0]}: {short_error(exc)}")
-            row["status"][name] = "error"
-            return
+    def disagreement(got):
         bad = [i for i, (g, e) in enumerate(zip(got, expected)) if not agrees(g, e)]
-        if len(got) != len(expected) or bad:
-            what = ", ".join(("loss" if i == 0 else "d" + names[i - 1]) for i in bad)
-            err = (
-                max(float(np.max(np.abs(np.asarray(got[i]) - expected[i]))) for i in bad)
-                if bad
-                else float("nan")
-            )
-            s.note(
-                f"{name} DISAGREES with symbackprop for {label} batch {X.shape[0]} "
-                f"({what}; max abs diff {err:.3g}); not timed"
-            )
-            row["status"][name] = "MISMATCH"
-            return
-        row["status"][name] = "verified"
-        fns[name] = call
+        if len(got) == len(expected) and not bad:
+            return None
+        what = ", ".join(("loss" if i == 0 else "d" + names[i - 1]) for i in bad)
+        err = (
+            max(float(np.max(np.abs(np.asarray(got[i]) - expected[i]))) for i in bad)
+            if bad
+            else float("nan")
+        )
+        return f"{what}; max abs diff {err:.3g}"
+
+    def check(name, make):
+        s.admit(row, fns, name, make, disagreement, where=f"{label} batch {X.shape[0]}")
 
     check("numba ref", lambda: ((lambda: ref(*arrays, X, Y)), (lambda: ref(*arrays, X, Y))))
     kcall = _kernel_call(model, arrays, X, Y)
@@ -551,41 +481,26 @@ def loss_grad_row(s: Session, label: str, net, model, acts, params, X, Y, ref, t
         check("torch eager", make_torch)
 
     progress(f"timing {label} batch {X.shape[0]}: {', '.join(fns)}")
-    timings = s.compare(fns)
-    row["timings"] = {k: t.to_dict() for k, t in timings.items()}
-    med = {k: t.median for k, t in timings.items()}
-    row["ratios"] = {
-        "sb/ref": ratio(med["symbackprop"], med.get("numba ref")),
-        "kernel/ref": ratio(med.get("sb kernel"), med.get("numba ref")),
-        "jax/sb": ratio(med.get("jax.jit"), med["symbackprop"]),
-        "torch/sb": ratio(med.get("torch eager"), med["symbackprop"]),
-    }
-    row["noise_iqr_rel_max"] = max(t.spread for t in timings.values())
+    record_timings(row, s.compare(fns), PER_CALL_RATIOS)
     return row
 
 
 def loss_grad_cells(row: dict) -> list[str]:
     head = [row["network"], str(row["batch"])]
     if "timings" not in row:
-        return head + ["ERROR"] + ["-"] * (len(PER_CALL_HEADERS) - 3)
-
-    def t(name):
-        if name in row["timings"]:
-            return fmt_time(row["timings"][name]["median_s"])
-        return row["status"].get(name, "skipped")
-
+        return error_cells(head, PER_CALL_HEADERS)
     r = row["ratios"]
     return head + [
-        t("symbackprop"),
-        t("numba ref"),
+        time_cell(row, "symbackprop"),
+        time_cell(row, "numba ref"),
         fmt_ratio(r["sb/ref"]),
         f"<={row['target']:g}",
         verdict(r["sb/ref"], row["target"]),
-        t("sb kernel"),
+        time_cell(row, "sb kernel"),
         fmt_ratio(r["kernel/ref"]),
-        t("jax.jit"),
+        time_cell(row, "jax.jit"),
         fmt_ratio(r["jax/sb"]),
-        t("torch eager"),
+        time_cell(row, "torch eager"),
         fmt_ratio(r["torch/sb"]),
         f"{100 * row['noise_iqr_rel_max']:.0f}%",
         fmt_time(row["sb_first_call_s"]),
@@ -671,6 +586,13 @@ HESSIAN_HEADERS = [
     "noise",
     "sb 1st call [incl. codegen+Numba]",
 ]
+HESSIAN_RATIOS = {
+    "sb/ref": ("symbackprop", "hand-written"),
+    "jax/sb": ("jax.jit", "symbackprop"),
+    "torch/sb": ("torch.func", "symbackprop"),
+    "jax/ref": ("jax.jit", "hand-written"),
+    "torch/ref": ("torch.func", "hand-written"),
+}
 
 
 def hessian_row(
@@ -706,31 +628,28 @@ def hessian_row(
         row["status"]["symbackprop"] = "ERROR"
 
     def check(name, make):
-        try:
-            call, result = make()
-            got = np.asarray(result())
-        except Exception as exc:
-            s.note(f"{name} Hessian failed for {label}: {short_error(exc)}")
-            row["status"][name] = "error"
-            return
-        want = baseline["H"]
-        if want is None:
-            baseline.update(H=got, name=name)
-            row["status"][name] = "unconfirmed"
-            fns[name] = call
-            return
-        if not agrees(got, want):
+        against = baseline["name"]
+
+        def disagreement(got):
+            got = np.asarray(got)
+            if against is None:  # nothing to check it against: it becomes the baseline
+                baseline.update(H=got, name=name)
+                return None
+            want = baseline["H"]
+            if agrees(got, want):
+                return None
             err = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
-            s.note(
-                f"{name} Hessian DISAGREES with {baseline['name']} for {label} "
-                f"(shape {got.shape}, max abs diff {err:.3g}); not timed"
-            )
-            row["status"][name] = "MISMATCH"
+            return f"shape {got.shape}, max abs diff {err:.3g}"
+
+        subject = f"{name} Hessian"
+        if not s.admit(
+            row, fns, name, make, disagreement, where=label, subject=subject, against=against
+        ):
             return
-        row["status"][name] = "verified"
-        if row["status"].get(baseline["name"]) == "unconfirmed":
-            row["status"][baseline["name"]] = f"verified by {name}"
-        fns[name] = call
+        if against is None:
+            row["status"][name] = "unconfirmed"
+        elif row["status"].get(against) == "unconfirmed":
+            row["status"][against] = f"verified by {name}"
 
     if ref_call is not None:
         check("hand-written", lambda: (ref_call, ref_call))
@@ -778,44 +697,27 @@ def hessian_row(
     if not fns:
         return row
     progress(f"timing Hessian {label}: {', '.join(fns)}")
-    timings = s.compare(fns)
-    row["timings"] = {k: t.to_dict() for k, t in timings.items()}
-    med = {k: t.median for k, t in timings.items()}
-    sb_med = med.get("symbackprop")
-    row["ratios"] = {
-        "sb/ref": ratio(sb_med, med.get("hand-written")),
-        "jax/sb": ratio(med.get("jax.jit"), sb_med),
-        "torch/sb": ratio(med.get("torch.func"), sb_med),
-        "jax/ref": ratio(med.get("jax.jit"), med.get("hand-written")),
-        "torch/ref": ratio(med.get("torch.func"), med.get("hand-written")),
-    }
-    row["noise_iqr_rel_max"] = max(t.spread for t in timings.values())
+    record_timings(row, s.compare(fns), HESSIAN_RATIOS)
     return row
 
 
 def hessian_cells(row: dict) -> list[str]:
     head = [row["problem"], str(row.get("P", "-"))]
     if "timings" not in row:
-        return head + ["ERROR"] + ["-"] * (len(HESSIAN_HEADERS) - 3)
-
-    def t(name):
-        if name in row["timings"]:
-            return fmt_time(row["timings"][name]["median_s"])
-        return row["status"].get(name, "skipped")
-
+        return error_cells(head, HESSIAN_HEADERS)
     r = row["ratios"]
     ok = verdict(r["sb/ref"], row["target"])
     if "symbackprop" not in row["timings"]:
         ok = "FAIL"
     return head + [
-        t("symbackprop"),
-        t("hand-written"),
+        time_cell(row, "symbackprop"),
+        time_cell(row, "hand-written"),
         fmt_ratio(r["sb/ref"]),
         f"<={row['target']:g}",
         ok,
-        t("jax.jit"),
+        time_cell(row, "jax.jit"),
         fmt_ratio(r["jax/sb"]),
-        t("torch.func"),
+        time_cell(row, "torch.func"),
         fmt_ratio(r["torch/sb"]),
         fmt_ratio(r["jax/ref"]),
         fmt_ratio(r["torch/ref"]),
@@ -1100,134 +1002,41 @@ def table_compile(s: Session) -> dict:
 # ============================================================================ main
 
 
-def header(s: Session) -> list[str]:
-    vers = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": nb.__version__,
-        "sympy": sp.__version__,
-        "symbackprop": getattr(sb, "__version__", "?"),
-        **s.peers.versions,
-    }
-    threads = [f"numba.config.NUMBA_NUM_THREADS={nb.config.NUMBA_NUM_THREADS}"]
-    threads += [f"{k}={os.environ.get(k)}" for k in THREAD_ENV if k != "NUMBA_NUM_THREADS"]
-    if s.peers.torch:
-        threads.append(f"torch.get_num_threads()={s.peers.torch.get_num_threads()}")
-    if s.peers.jax:
-        threads.append(f"XLA_FLAGS='{os.environ['XLA_FLAGS']}'")
-    cfg = s.cfg
-    return [
-        "symbackprop network benchmarks" + (" (--quick)" if cfg.quick else ""),
-        f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.release()}",
-        "versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
-        "threads: single-threaded for fairness: " + "; ".join(threads),
-        f"timing: per-call median of {cfg.repeats} interleaved repeats, each a loop of >= "
-        f"{cfg.min_time * 1000:g} ms (timeit-style autorange) after a warm-up call; "
-        "ratios are of medians from the same run",
-        "symbackprop calls are model.loss_and_grad(params, X, Y) / model.hessian(params, X, Y) "
-        "with a dict of float64 ndarrays (validation included); numba refs are called directly;",
-        "jax.jit(jax.value_and_grad | jax.hessian)(...) with block_until_ready on jnp arrays; "
-        "torch eager float64: forward + torch.autograd.grad; torch.func.hessian",
-        "every peer's loss and gradients (or Hessian) are checked against symbackprop's "
-        "(np.allclose, rtol 1e-7) before timing",
-        "noise = largest interquartile range among a row's timings, relative to its median",
-        "cache: "
-        + (
-            f"--cache-dir {cfg.cache_dir} (re-used: first calls may be cache loads)"
-            if cfg.cache_dir
-            else "fresh temporary folder for this run (cold)"
-        ),
-    ]
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.networks",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ap.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: fewer repeats, shorter loops (same networks)",
-    )
-    ap.add_argument(
-        "--only",
-        action="append",
-        metavar="NAME",
-        help=f"run only these tables ({', '.join(TABLES)}); repeat or comma-separate",
-    )
-    ap.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="keep compiled modules (and Numba's object code) here for the per-call "
+    return _suite.run_suite(
+        argv,
+        name="networks",
+        doc=__doc__,
+        title="symbackprop network benchmarks",
+        method_lines=[
+            (
+                "symbackprop calls are model.loss_and_grad(params, X, Y) / "
+                "model.hessian(params, X, Y) with a dict of float64 ndarrays (validation "
+                "included); numba refs are called directly;"
+            ),
+            (
+                "jax.jit(jax.value_and_grad | jax.hessian)(...) with block_until_ready on jnp "
+                "arrays; torch eager float64: forward + torch.autograd.grad; torch.func.hessian"
+            ),
+            (
+                "every peer's loss and gradients (or Hessian) are checked against symbackprop's "
+                "(np.allclose, rtol 1e-7) before timing"
+            ),
+        ],
+        runners={
+            "small": table_small,
+            "mnist": table_mnist,
+            "hessian": table_hessian,
+            "compile": table_compile,
+        },
+        make_config=_suite.Config.make,
+        make_session=Session,
+        quick_help="smoke run: fewer repeats, shorter loops (same networks)",
+        cache_help="keep compiled modules (and Numba's object code) here for the per-call "
         "and Hessian tables, so a re-run skips Numba compilation; default: a "
         "fresh temporary cache per run. The compile table always starts cold. "
         "Clear it after changing symbackprop",
     )
-    ap.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        help="where to write the JSON results (default: benchmarks/results/networks-<time>.json)",
-    )
-    args = ap.parse_args(argv)
-    only = [t for item in (args.only or []) for t in item.split(",") if t]
-    unknown = sorted(set(only) - set(TABLES))
-    if unknown:
-        ap.error(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}")
-    selected = [t for t in TABLES if not only or t in only]
-
-    cfg = Config.make(args.quick)
-    cfg.cache_dir = args.cache_dir
-    s = Session(cfg)
-    started = time.perf_counter()
-    head = header(s)
-    print("\n".join(head), flush=True)
-    runners = {
-        "small": table_small,
-        "mnist": table_mnist,
-        "hessian": table_hessian,
-        "compile": table_compile,
-    }
-    tables = {}
-    try:
-        for name in selected:
-            progress(f"table {name}")
-            try:
-                table = runners[name](s)
-            except Exception as exc:  # a table that cannot run at all is reported, not fatal
-                s.note(f"table {name} failed: {short_error(exc)}")
-                traceback.print_exc(file=sys.stderr)
-                continue
-            tables[name] = table
-            print(f"\n== {name}: {table['title']} ==\n{table['text']}", flush=True)
-    finally:
-        shutil.rmtree(cfg.work, ignore_errors=True)
-
-    elapsed = time.perf_counter() - started
-    print("\nnotes:" if s.notes else "\nnotes: none", flush=True)
-    for n in s.notes:
-        print(f"  - {n}")
-    print(f"total wall time {elapsed:.0f} s")
-
-    out = args.json or RESULTS_DIR / (
-        f"networks-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if cfg.quick else ''}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "header": head,
-        "argv": sys.argv[1:],
-        "quick": cfg.quick,
-        "tables": {k: {kk: vv for kk, vv in v.items() if kk != "cells"} for k, v in tables.items()},
-        "notes": s.notes,
-        "wall_s": elapsed,
-    }
-    out.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n", encoding="utf-8")
-    print(f"results written to {out}")
-    return 0
 
 
 if __name__ == "__main__":

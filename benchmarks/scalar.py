@@ -19,32 +19,17 @@ a ratio measured in the same run. Absolute times depend on the machine; read the
 
 from __future__ import annotations
 
-import os
+import math
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._timing import fmt_ratio, fmt_time, pin_threads, run_child, wall
 
 # Single-threaded everything, for a fair per-call comparison. Must precede the imports of
-# NumPy, Numba, PyTorch and JAX (they read these once, at import).
-THREAD_ENV = {
-    "NUMBA_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-}
-XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-os.environ.update(THREAD_ENV)
-os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_SINGLE_THREAD}".strip()
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+# NumPy, Numba, PyTorch and JAX (they read the settings once, at import).
+pin_threads()
 
 import numba as nb  # noqa: E402
 import numpy as np  # noqa: E402
@@ -52,10 +37,17 @@ import sympy as sp  # noqa: E402
 
 import symbackprop as sb  # noqa: E402
 
-from ._timing import compare, fmt_ratio, fmt_time, run_child, wall  # noqa: E402
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-TABLES = ("rosenbrock", "dense", "compile", "cheap")
+from . import _suite  # noqa: E402
+from ._suite import (  # noqa: E402
+    agrees,
+    error_cells,
+    error_text,
+    progress,
+    record_timings,
+    render_table,
+    time_cell,
+    verdict,
+)
 
 REF_TARGET = 1.5  # symbackprop / hand-written Numba, per call
 OPS_TARGET = 3.0  # ops(grad) / ops(value)
@@ -66,11 +58,8 @@ SIZE_REPEATS = 3  # cold sb.compile runs per size in the source-size part
 # ============================================================================ configuration
 
 
-@dataclass
-class Config:
-    quick: bool
-    repeats: int
-    min_time: float
+@dataclass(kw_only=True)
+class Config(_suite.Config):
     rosen_sizes: tuple[int, ...]
     dense_n: int
     cheap_rosen_n: int
@@ -80,21 +69,12 @@ class Config:
     compile_grad_n: int
     compile_hess_n: int
     source_sizes: tuple[int, ...]
-    work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sb-bench-")))
-    cache_dir: Path | None = None  # None: a fresh cache inside ``work`` (deleted at the end)
-
-    @property
-    def run_cache(self) -> Path:
-        """The cache for the per-call and cheap tables (the compile table always starts cold)."""
-        return self.cache_dir if self.cache_dir is not None else self.work / "cache"
 
     @classmethod
     def make(cls, quick: bool) -> Config:
         if quick:
-            return cls(
+            return super().make(
                 quick,
-                repeats=5,
-                min_time=0.02,
                 rosen_sizes=(10, 50),
                 dense_n=20,
                 cheap_rosen_n=200,
@@ -105,10 +85,8 @@ class Config:
                 compile_hess_n=50,
                 source_sizes=(10, 50, 200),
             )
-        return cls(
+        return super().make(
             quick,
-            repeats=11,
-            min_time=0.1,
             rosen_sizes=(10, 50, 200),
             dense_n=50,
             cheap_rosen_n=1000,
@@ -119,18 +97,6 @@ class Config:
             compile_hess_n=200,
             source_sizes=(10, 100, 1000),
         )
-
-    def fresh_cache(self, label: str) -> Path:
-        """An empty cache folder (cold: no generated module, no Numba object file)."""
-        return Path(tempfile.mkdtemp(prefix=f"cold-{label}-", dir=self.work))
-
-
-_T0 = time.perf_counter()
-
-
-def progress(msg: str) -> None:
-    """A progress line on stderr (the tables go to stdout), stamped with seconds since start."""
-    print(f"  [{time.perf_counter() - _T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 # ============================================================================ problems
@@ -298,71 +264,33 @@ def nested_sin_grad_ref(x, depth):
     return d
 
 
-# ============================================================================ peers
+# ============================================================================ peers and session
 
 
-class Peers:
-    """JAX and PyTorch, each optional: a peer that is not installed (or fails to import) is
-    skipped with a note."""
-
-    def __init__(self, notes: list[str]):
-        self.jax = self.jnp = self.torch = None
-        self.versions: dict[str, str] = {}
-        try:
-            import jax
-            import jax.numpy as jnp
-
-            jax.config.update("jax_enable_x64", True)
-            self.jax, self.jnp = jax, jnp
-            self.versions["jax"] = f"{jax.__version__} ({jax.devices()[0].platform})"
-        except Exception as exc:  # ImportError, or a broken install
-            notes.append(f"jax skipped: {type(exc).__name__}: {exc}")
-        try:
-            import torch
-            import torch.func  # noqa: F401
-
-            torch.set_num_threads(1)
-            try:
-                torch.set_num_interop_threads(1)
-            except RuntimeError:  # already set, or parallel work already started
-                pass
-            self.torch = torch
-            self.versions["torch"] = torch.__version__
-        except Exception as exc:
-            notes.append(f"torch skipped: {type(exc).__name__}: {exc}")
-
-    def jax_call(self, problem: Problem, deriv: str):
-        jax = self.jax
-        transform = jax.grad if deriv == "grad" else jax.hessian
-        f = jax.jit(transform(lambda x: problem.array_f(x, self.jnp)))
-        xj = self.jnp.asarray(problem.x)
-        result = lambda: np.asarray(f(xj))  # noqa: E731
-        return (lambda: f(xj).block_until_ready()), result
-
-    def torch_call(self, problem: Problem, deriv: str):
-        torch = self.torch
-        transform = torch.func.grad if deriv == "grad" else torch.func.hessian
-        f = transform(lambda x: problem.array_f(x, torch))
-        xt = torch.tensor(problem.x, dtype=torch.float64)
-        result = lambda: f(xt).detach().numpy()  # noqa: E731
-        return (lambda: f(xt)), result
+def jax_call(peers: _suite.Peers, problem: Problem, deriv: str):
+    """(timed call, call returning a NumPy result) of jax.jit(jax.grad | jax.hessian)."""
+    jax = peers.jax
+    transform = jax.grad if deriv == "grad" else jax.hessian
+    f = jax.jit(transform(lambda x: problem.array_f(x, peers.jnp)))
+    xj = peers.jnp.asarray(problem.x)
+    result = lambda: np.asarray(f(xj))  # noqa: E731
+    return (lambda: f(xj).block_until_ready()), result
 
 
-# ============================================================================ helpers
+def torch_call(peers: _suite.Peers, problem: Problem, deriv: str):
+    """(timed call, call returning a NumPy result) of torch.func.grad | torch.func.hessian."""
+    torch = peers.torch
+    transform = torch.func.grad if deriv == "grad" else torch.func.hessian
+    f = transform(lambda x: problem.array_f(x, torch))
+    xt = torch.tensor(problem.x, dtype=torch.float64)
+    result = lambda: f(xt).detach().numpy()  # noqa: E731
+    return (lambda: f(xt)), result
 
 
-class Session:
-    """State shared by the tables of one run: config, peers, notes, compiled functions."""
-
+class Session(_suite.Session):
     def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self.notes: list[str] = []
-        self.peers = Peers(self.notes)
+        super().__init__(cfg)
         self.compiled: dict[tuple[str, int], object] = {}
-
-    def note(self, msg: str) -> None:
-        self.notes.append(msg)
-        progress("NOTE " + msg)
 
     def compile(self, problem: Problem):
         """sb.compile(problem) into the run's cache (by default fresh per run, so a module
@@ -372,56 +300,6 @@ class Session:
             progress(f"sb.compile {problem.name} n={problem.n}")
             self.compiled[key] = sb.compile(problem.expr, problem.xs, cache_dir=self.cfg.run_cache)
         return self.compiled[key]
-
-    def compare(self, fns: dict):
-        return compare(fns, repeats=self.cfg.repeats, min_time=self.cfg.min_time)
-
-
-def agrees(got, want) -> bool:
-    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape:
-        return False
-    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-    return bool(np.allclose(got, want, rtol=1e-7, atol=1e-9 * scale))
-
-
-def error_text(exc: BaseException) -> str:
-    """One line naming the exception and where in symbackprop it came from."""
-    tb = traceback.extract_tb(exc.__traceback__)
-    where = next(
-        (
-            f"{Path(fr.filename).name}:{fr.lineno}"
-            for fr in reversed(tb)
-            if "symbackprop" in fr.filename or "generated" in fr.filename
-        ),
-        None,
-    )
-    text = f"{type(exc).__name__}: {exc}"
-    return f"{text} (at {where})" if where else text
-
-
-def render_table(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    """Plain-text table; ``align`` has one 'l' or 'r' per column (default: first two left)."""
-    align = align or "l" * min(2, len(headers)) + "r" * max(0, len(headers) - 2)
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-
-    def line(cells):
-        return "  ".join(
-            str(c).ljust(w) if a == "l" else str(c).rjust(w)
-            for c, w, a in zip(cells, widths, align)
-        ).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
-def verdict(value: float | None, target: float) -> str:
-    if value is None:
-        return "-"
-    return "ok" if value <= target else "OVER"
 
 
 # ============================================================================ table: per call
@@ -441,6 +319,11 @@ PER_CALL_HEADERS = [
     "noise",
     "sb 1st call [incl. Numba]",
 ]
+PER_CALL_RATIOS = {
+    "sb/ref": ("symbackprop", "numba ref"),
+    "jax/sb": ("jax.jit", "symbackprop"),
+    "torch/sb": ("torch.func", "symbackprop"),
+}
 
 
 def per_call_rows(s: Session, problem: Problem) -> list[dict]:
@@ -470,38 +353,28 @@ def per_call_rows(s: Session, problem: Problem) -> list[dict]:
         ref = problem.ref[deriv]
         candidates = {"numba ref": lambda: (lambda: ref(problem.x), lambda: ref(problem.x))}
         if s.peers.jax:
-            candidates["jax.jit"] = lambda: s.peers.jax_call(problem, deriv)
+            candidates["jax.jit"] = lambda: jax_call(s.peers, problem, deriv)
         if s.peers.torch:
-            candidates["torch.func"] = lambda: s.peers.torch_call(problem, deriv)
+            candidates["torch.func"] = lambda: torch_call(s.peers, problem, deriv)
+
+        def disagreement(got):
+            if agrees(got, expected):
+                return None
+            return f"max abs diff {float(np.max(np.abs(np.asarray(got) - expected))):.3g}"
+
         for name, make in candidates.items():
-            try:
-                call, result = make()  # (timed call, call returning a NumPy result)
-                got = result()
-            except Exception as exc:
-                s.note(f"{name} {deriv} failed for {problem.name} n={problem.n}: {error_text(exc)}")
-                row["status"][name] = "error"
-                continue
-            if not agrees(got, expected):
-                err = float(np.max(np.abs(np.asarray(got) - expected)))
-                s.note(
-                    f"{name} {deriv} DISAGREES with symbackprop for {problem.name} "
-                    f"n={problem.n} (max abs diff {err:.3g}); not timed"
-                )
-                row["status"][name] = "MISMATCH"
-                continue
-            row["status"][name] = "verified"
-            fns[name] = call
+            s.admit(
+                row,
+                fns,
+                name,
+                make,
+                disagreement,
+                where=f"{problem.name} n={problem.n}",
+                subject=f"{name} {deriv}",
+            )
 
         progress(f"timing {problem.name} n={problem.n} {deriv}: {', '.join(fns)}")
-        timings = s.compare(fns)
-        row["timings"] = {k: t.to_dict() for k, t in timings.items()}
-        med = {k: t.median for k, t in timings.items()}
-        row["ratios"] = {
-            "sb/ref": ratio(med["symbackprop"], med.get("numba ref")),
-            "jax/sb": ratio(med.get("jax.jit"), med["symbackprop"]),
-            "torch/sb": ratio(med.get("torch.func"), med["symbackprop"]),
-        }
-        row["noise_iqr_rel_max"] = max(t.spread for t in timings.values())
+        record_timings(row, s.compare(fns), PER_CALL_RATIOS)
         rows.append(row)
     return rows
 
@@ -509,22 +382,16 @@ def per_call_rows(s: Session, problem: Problem) -> list[dict]:
 def per_call_cells(row: dict) -> list[str]:
     head = [row["problem"], str(row["n"]), row["deriv"]]
     if "timings" not in row:
-        return head + ["ERROR"] + ["-"] * (len(PER_CALL_HEADERS) - 4)
-
-    def t(name):
-        if name in row["timings"]:
-            return fmt_time(row["timings"][name]["median_s"])
-        return row["status"].get(name, "skipped")
-
+        return error_cells(head, PER_CALL_HEADERS)
     r = row["ratios"]
     return head + [
-        t("symbackprop"),
-        t("numba ref"),
+        time_cell(row, "symbackprop"),
+        time_cell(row, "numba ref"),
         fmt_ratio(r["sb/ref"]),
         verdict(r["sb/ref"], REF_TARGET),
-        t("jax.jit"),
+        time_cell(row, "jax.jit"),
         fmt_ratio(r["jax/sb"]),
-        t("torch.func"),
+        time_cell(row, "torch.func"),
         fmt_ratio(r["torch/sb"]),
         f"{100 * row['noise_iqr_rel_max']:.0f}%",
         fmt_time(row["sb_first_call_s"]),
@@ -906,138 +773,33 @@ def sympy_contrast(s: Session, n: int) -> dict:
 # ============================================================================ main
 
 
-def header(s: Session) -> list[str]:
-    vers = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": nb.__version__,
-        "sympy": sp.__version__,
-        "symbackprop": getattr(sb, "__version__", "?"),
-        **s.peers.versions,
-    }
-    threads = [f"numba.config.NUMBA_NUM_THREADS={nb.config.NUMBA_NUM_THREADS}"]
-    threads += [f"{k}={os.environ.get(k)}" for k in THREAD_ENV if k != "NUMBA_NUM_THREADS"]
-    if s.peers.torch:
-        threads.append(f"torch.get_num_threads()={s.peers.torch.get_num_threads()}")
-    if s.peers.jax:
-        threads.append(f"XLA_FLAGS='{os.environ['XLA_FLAGS']}'")
-    cfg = s.cfg
-    return [
-        "symbackprop scalar benchmarks" + (" (--quick)" if cfg.quick else ""),
-        f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.release()}",
-        "versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
-        "threads: single-threaded for fairness: " + "; ".join(threads),
-        f"timing: per-call median of {cfg.repeats} interleaved repeats, each a loop of >= "
-        f"{cfg.min_time * 1000:g} ms (timeit-style autorange) after a warm-up call; "
-        "ratios are of medians from the same run",
-        "symbackprop calls are fn.grad(x) / fn.hessian(x) / fn(x) on a float64 ndarray, "
-        "input validation included; jax.jit(...)(x).block_until_ready() on a jnp array; "
-        "torch.func eager on a float64 tensor",
-        "noise = largest interquartile range among a row's timings, relative to its median",
-        "cache: "
-        + (
-            f"--cache-dir {cfg.cache_dir} (re-used: first calls may be cache loads)"
-            if cfg.cache_dir
-            else "fresh temporary folder for this run (cold)"
-        ),
-    ]
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.scalar",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ap.add_argument(
-        "--quick", action="store_true", help="smoke run: fewer sizes, fewer repeats, shorter loops"
-    )
-    ap.add_argument(
-        "--only",
-        action="append",
-        metavar="NAME",
-        help=f"run only these tables ({', '.join(TABLES)}); repeat or comma-separate",
-    )
-    ap.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="keep compiled modules (and Numba's object code) here for the per-call "
+    return _suite.run_suite(
+        argv,
+        name="scalar",
+        doc=__doc__,
+        title="symbackprop scalar benchmarks",
+        method_lines=[
+            (
+                "symbackprop calls are fn.grad(x) / fn.hessian(x) / fn(x) on a float64 ndarray, "
+                "input validation included; jax.jit(...)(x).block_until_ready() on a jnp array; "
+                "torch.func eager on a float64 tensor"
+            ),
+        ],
+        runners={
+            "rosenbrock": table_rosenbrock,
+            "dense": table_dense,
+            "compile": table_compile,
+            "cheap": table_cheap,
+        },
+        make_config=Config.make,
+        make_session=Session,
+        quick_help="smoke run: fewer sizes, fewer repeats, shorter loops",
+        cache_help="keep compiled modules (and Numba's object code) here for the per-call "
         "and cheap tables, so a re-run skips Numba compilation; default: a "
         "fresh temporary cache per run. Clear it after changing symbackprop "
         "(its cache key does not cover the package's code)",
     )
-    ap.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        help="where to write the JSON results (default: benchmarks/results/scalar-<time>.json)",
-    )
-    args = ap.parse_args(argv)
-    only = [t for item in (args.only or []) for t in item.split(",") if t]
-    unknown = sorted(set(only) - set(TABLES))
-    if unknown:
-        ap.error(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES)}")
-    selected = [t for t in TABLES if not only or t in only]
-
-    cfg = Config.make(args.quick)
-    cfg.cache_dir = args.cache_dir
-    s = Session(cfg)
-    started = time.perf_counter()
-    head = header(s)
-    print("\n".join(head), flush=True)
-    runners = {
-        "rosenbrock": table_rosenbrock,
-        "dense": table_dense,
-        "compile": table_compile,
-        "cheap": table_cheap,
-    }
-    tables = {}
-    try:
-        for name in selected:
-            progress(f"table {name}")
-            try:
-                table = runners[name](s)
-            except Exception as exc:  # a table that cannot run at all is reported, not fatal
-                s.note(f"table {name} failed: {error_text(exc)}")
-                traceback.print_exc(file=sys.stderr)
-                continue
-            tables[name] = table
-            body = table.get("text") or render_table(table["headers"], table["cells"])
-            print(f"\n== {name}: {table['title']} ==\n{body}", flush=True)
-    finally:
-        shutil.rmtree(cfg.work, ignore_errors=True)
-
-    elapsed = time.perf_counter() - started
-    print("\nnotes:" if s.notes else "\nnotes: none", flush=True)
-    for n in s.notes:
-        print(f"  - {n}")
-    print(f"total wall time {elapsed:.0f} s")
-
-    out = args.json or RESULTS_DIR / (
-        f"scalar-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if cfg.quick else ''}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "header": head,
-        "argv": sys.argv[1:],
-        "quick": cfg.quick,
-        "tables": {k: {kk: vv for kk, vv in v.items() if kk != "cells"} for k, v in tables.items()},
-        "notes": s.notes,
-        "wall_s": elapsed,
-    }
-    out.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n", encoding="utf-8")
-    print(f"results written to {out}")
-    return 0
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    return repr(o)
 
 
 if __name__ == "__main__":
