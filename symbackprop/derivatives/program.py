@@ -1,8 +1,9 @@
-"""Derivative programs: which output groups a scalar or vector function's module computes.
+"""Derivative programs: which output groups a generated module computes.
 
 Scalar f: value, grad (one reverse sweep), hessian (a sweep per gradient entry, upper triangle,
 structural zeros skipped), hvp (one sweep over grad f . v). Vector f: value, jacobian (a sweep
-per output). ``optimize`` is passed in, so this module does not depend on the passes.
+per output). Network: forward, loss, one gradient per parameter, and H V by a second sweep.
+``optimize`` is passed in, so this module does not depend on the passes.
 """
 
 from __future__ import annotations
