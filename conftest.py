@@ -6,7 +6,9 @@ session-scoped fixtures and the session's disk cache.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -15,6 +17,7 @@ from hypothesis import HealthCheck, settings
 # A fresh cache per session: tests see cold compiles, and never the user's own cache.
 _SESSION_CACHE = tempfile.mkdtemp(prefix="symbackprop-test-cache-")
 os.environ["SYMBACKPROP_CACHE_DIR"] = _SESSION_CACHE
+atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, derandomize=True,
