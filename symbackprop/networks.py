@@ -301,14 +301,17 @@ def _build(net: Sequential, second_order: bool, cache_dir):
             {k: count_ops(raw[stage_of[k]], g) for k, g in groups.items()},
             {k: count_ops(graph, g) for k, g in groups.items()},
         )
-        source = _module_source(net, graph, names, second_order, cost, timer)
+        scalars = tuple(n for n, leaf in ng.params.items() if leaf.shape == ())
+        source = _module_source(net, graph, names, scalars, second_order, cost, timer)
         timer.stage("printer")
         return source, graph.digest()
 
     return cached_module(Cache(cache_dir), _key(net, second_order), generate)
 
 
-def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> str:
+def _module_source(net: Sequential, graph, names, scalars, second_order, cost, timer) -> str:
+    """The module text; ``scalars`` are parameters the kernels read as one number (prelu's
+    alpha), whose gradients come back as floats."""
     shapes = net.param_shapes()
     grads = tuple(f"d{n}" for n in names)
     checks = {with_y: _shape_checks(net, names, with_y) for with_y in (False, True)}
@@ -351,6 +354,7 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
         [
             f"PARAM_NAMES = {tuple(names)!r}",
             f"PARAM_SHAPES = {tuple(shapes[n] for n in names)!r}",
+            f"SCALAR_PARAMS = {scalars!r}",
             f"N_INPUTS = {net.inputs}",
             f"N_OUTPUTS = {net.outputs}",
             f"SECOND_ORDER = {second_order}",
@@ -358,7 +362,7 @@ def _module_source(net: Sequential, graph, names, second_order, cost, timer) -> 
         ]
     )
     if second_order:
-        second = render("network_hessian.py.tmpl", **_hessian_fields(names, shapes))
+        second = render("network_hessian.py.tmpl", **_hessian_fields(names, shapes, scalars))
     else:
         second = render("no_hessian_api.py.tmpl")
     layers = " -> ".join(["X"] + [_describe(layer) for layer in net.layers])
@@ -400,13 +404,13 @@ def _shape_checks(net: Sequential, names, with_y: bool) -> tuple[str, ...]:
     )
 
 
-def _hessian_fields(names, shapes) -> dict[str, str]:
+def _hessian_fields(names, shapes, scalars) -> dict[str, str]:
     views, stores = [], []
     start = 0
     for n in names:
         size = int(np.prod(shapes[n]))
         views.append(f"direction[{start}:{start + size}].reshape({shapes[n]!r})")
-        if n.startswith("alpha"):  # a scalar leaf in the kernels: its product is a float
+        if n in scalars:  # a scalar leaf in the kernels: its product is a float
             stores.append(f"        H[{start}, k] = hv{n}")
         else:
             stores.append(f"        H[{start}:{start + size}, k] = hv{n}.ravel()")

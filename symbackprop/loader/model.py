@@ -43,7 +43,7 @@ class CompiledNetwork:
         take = operator.itemgetter(*self.param_names)
         self._take = take if len(self.param_names) > 1 else (lambda p: (take(p),))
         # prelu's alpha is one number in the kernels: its gradient comes back as a float.
-        self._scalar_grads = [n for n in self.param_names if n.startswith("alpha")]
+        self._scalar_grads = list(module.SCALAR_PARAMS)
 
     def _second_order(self):
         if self._full is None:
