@@ -4,7 +4,6 @@ code (through the same IR, passes, printer and cache as scalar functions) and it
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,8 +30,8 @@ from .loader.cache import Cache
 from .loader.compiled import STAGE_SECONDS_PLACEHOLDER
 from .loader.model import CompiledNetwork
 from .passes import optimize
-from .pipeline import Stages, cached_module
-from .printer.module import render, generator_digest
+from .pipeline import Stages, cache_key, cached_module
+from .printer.module import render
 from .printer.numba import Kernel, NumbaPrinter
 
 
@@ -87,9 +86,9 @@ class Sequential:
         bias otherwise; prelu's alpha starts at 0.25."""
         rng = np.random.default_rng(seed)
         params: dict[str, np.ndarray] = {}
+        shapes = self.param_shapes()
         fan_in = self.inputs
         for l, layer in enumerate(self.layers, start=1):
-            shapes = self.param_shapes()
             relu_like = isinstance(layer, Maxout) or layer.activation in RELU_LIKE
             if relu_like:
                 params[f"W{l}"] = rng.normal(0.0, math.sqrt(2.0 / fan_in), shapes[f"W{l}"])
@@ -265,14 +264,6 @@ def _derivation(net: Sequential) -> Derivation:
 # ---- code generation ---------------------------------------------------------------------------
 
 
-def _key(net: Sequential, second_order: bool) -> str:
-    h = hashlib.sha256()
-    for part in (__version__, generator_digest(), "network", str(second_order), net._spec()):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def _build(net: Sequential, second_order: bool, cache_dir):
     def generate(timer: Stages) -> tuple[str, str]:
         ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
@@ -306,7 +297,9 @@ def _build(net: Sequential, second_order: bool, cache_dir):
         timer.stage("printer")
         return source, graph.digest()
 
-    return cached_module(Cache(cache_dir), _key(net, second_order), generate)
+    return cached_module(
+        Cache(cache_dir), cache_key("network", str(second_order), net._spec()), generate
+    )
 
 
 def _module_source(net: Sequential, graph, names, scalars, second_order, cost, timer) -> str:

@@ -25,7 +25,7 @@ from .ir.graph import Graph
 from .loader.cache import Cache
 from .loader.compiled import STAGE_SECONDS_PLACEHOLDER, CompiledFunction, import_module
 from .passes import optimize
-from .printer.module import render, generator_digest
+from .printer.module import generator_digest, render
 from .printer.numba import Kernel, NumbaPrinter, literal
 
 FIRST_ORDER_KERNELS = (
@@ -74,20 +74,23 @@ class Request:
     cache_dir: object = None
 
     def key(self, second_order: bool) -> str:
-        h = hashlib.sha256()
-        parts = (
-            __version__,
-            generator_digest(),
-            str(self.vector),
+        return cache_key(
+            "vector" if self.vector else "scalar",
             str(second_order),
             repr([sp.srepr(v) for v in self.variables]),
             repr(sorted((sp.srepr(k), float.hex(v)) for k, v in self.constants)),
+            structural_digest(self.exprs),
         )
-        for part in parts:
-            h.update(part.encode())
-            h.update(b"\0")
-        h.update(structural_digest(self.exprs))
-        return h.hexdigest()
+
+
+def cache_key(*parts: str | bytes) -> str:
+    """The cache key of a request described by ``parts``, for this version of the generator
+    (package version, templates and source), so a changed generator never reuses old code."""
+    h = hashlib.sha256()
+    for part in (__version__, generator_digest()) + parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def structural_digest(exprs) -> bytes:

@@ -178,7 +178,7 @@ def build_graph(inputs: int, layers, loss: str, l2: float) -> NetworkGraph:
             product = make("matmul", A, make("transpose", W))
             Z = elementwise(lambda u, c: u + c, product, b)
             pre_activation[product] = f"Z{l}"
-            A = _activate(layer.activation, Z, l)
+            A = _activate(layer.activation, Z, params.get(f"alpha{l}"))
         hints[A] = f"A{l}"
     total = _loss(loss, Y, A)
     m = make("dim", attr=("X", 0))
@@ -199,11 +199,11 @@ def _max_of(*pieces: Node) -> Node:
     return result
 
 
-def _activate(activation, Z: Node, layer: int) -> Node:
+def _activate(activation, Z: Node, alpha: Node | None) -> Node:
+    """A = g(Z); ``alpha`` is the layer's prelu parameter leaf (None for other activations)."""
     if activation == "softmax":
         return make("softmax_rows", Z)
     if activation == "prelu":
-        alpha = input_(f"alpha{layer}", 0, f"alpha{layer}")  # the same leaf as params[...]
         return elementwise(lambda z, a: _lambda_call(PRELU, z, a), Z, alpha)
     lam = activation if isinstance(activation, sp.Lambda) else ACTIVATIONS[activation]
     return elementwise(lambda z: _lambda_call(lam, z), Z)

@@ -67,6 +67,15 @@ _F64 = np.dtype(np.float64)
 STAGE_SECONDS_PLACEHOLDER = "written by save() (cached copies leave them out)"
 
 
+def save_target(path) -> Path:
+    """``path`` as a Path, checked before any work: a .py file in an existing folder."""
+    target = Path(path)
+    if target.suffix != ".py":
+        raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
+    check_writable_target(target)
+    return target
+
+
 def saved_text(path: Path, report: CostReport) -> bytes:
     """The module at ``path`` with the placeholder replaced by ``report``'s stage seconds."""
     stages = ", ".join(f"{k} {v:.3f}" for k, v in report.seconds.items()) or "none recorded"
@@ -118,7 +127,8 @@ class CompiledFunction:
         self.n_outputs: int | None = module.N_OUTPUTS
         self.input_names: tuple[str, ...] = module.INPUT_NAMES
         shape = (self.n_inputs,)
-        # Shapes taking the fast path: scalar-only methods never match for a vector function.
+        # Shapes taking the fast path: scalar-only methods (grad, hessian, hvp) never match for a
+        # vector function, whose module entry points then say why.
         self._shape, self._scalar_shape = shape, (None if self.n_outputs is not None else shape)
         self._seconds = dict(seconds or {})
         # Builds the module with second derivatives: () -> (module, path, seconds).
@@ -141,6 +151,7 @@ class CompiledFunction:
         return self._path
 
     def _second_order(self):
+        """The complete module, generating it on first use (a vector function's is the first)."""
         if self._full is None:
             module, path, seconds = self._upgrade()
             self._full, self._path = module, Path(path)
@@ -171,18 +182,14 @@ class CompiledFunction:
 
         Its code is generated on the first call (and cached like the rest).
         """
-        if (
-            type(x) is _NDARRAY
-            and x.dtype is _F64
-            and x.shape == self._scalar_shape
-            and self._hessian is not None
-        ):
+        self._second_order()
+        if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape:
             return self._hessian(x)
-        module = self._first if self.is_vector else self._second_order()
-        return checked_call(module.hessian, x)
+        return checked_call(self._second_order().hessian, x)
 
     def hvp(self, x, v):
         """Hessian-vector product H(x) v, shape (n,) or (batch, n), without forming H."""
+        self._second_order()
         if (
             type(x) is _NDARRAY
             and x.dtype is _F64
@@ -190,11 +197,9 @@ class CompiledFunction:
             and type(v) is _NDARRAY
             and v.dtype is _F64
             and v.shape == x.shape
-            and self._hvp is not None
         ):
             return self._hvp(x, v)
-        module = self._first if self.is_vector else self._second_order()
-        return checked_call(module.hvp, x, v)
+        return checked_call(self._second_order().hvp, x, v)
 
     def jacobian(self, x):
         """Jacobian of a vector function, shape (m, n) or (batch, m, n)."""
@@ -211,18 +216,13 @@ class CompiledFunction:
     def source(self) -> str:
         """The generated Python source: the complete module, second derivatives included
         (generating them on first access)."""
-        if not self.is_vector:
-            self._second_order()
+        self._second_order()
         return self._path.read_text(encoding="utf-8")
 
     def save(self, path) -> Path:
         """Write the standalone module (needs only numpy and numba) to ``path``; returns it."""
-        target = Path(path)
-        if target.suffix != ".py":
-            raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
-        check_writable_target(target)
-        if not self.is_vector:
-            self._second_order()
+        target = save_target(path)
+        self._second_order()
         write_atomic(target, saved_text(self._path, self.cost()))
         return target
 

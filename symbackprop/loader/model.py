@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cost import CostReport  # noqa: F401  (the type cost() returns)
-from .compiled import _F64, checked_call, cost_report, saved_text
+from ..cost import CostReport
 from ..errors import SymbackpropError
-from .cache import check_writable_target, write_atomic
+from .cache import write_atomic
+from .compiled import _F64, checked_call, cost_report, save_target, saved_text
 
 
 class CompiledNetwork:
@@ -142,10 +142,7 @@ class CompiledNetwork:
 
     def save(self, path) -> Path:
         """Write the standalone module (needs only numpy and numba) to ``path``."""
-        target = Path(path)
-        if target.suffix != ".py":
-            raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
-        check_writable_target(target)
+        target = save_target(path)
         self._second_order()
         write_atomic(target, saved_text(self.path, self.cost()))
         return target

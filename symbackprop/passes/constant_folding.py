@@ -6,10 +6,11 @@ primitive (NaN and infinities included).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.evaluate import IMPL
 from ..ir.graph import Graph, rewrite
 from ..ir.node import Node, const
-import numpy as np
 
 
 def fold(node: Node) -> Node:
