@@ -17,25 +17,20 @@ def _leaf_index(node: Node) -> int | None:
     return node.attr[1] if node.op == "input" and node.attr[0] == "e" else None
 
 
-def _remap(args, bcast, body, keep: list[int], extra: dict[int, Node] | None = None) -> Node:
-    """A map over operands ``keep`` (renumbered 0..), with leaves replaced by ``extra``."""
-    mapping = dict(extra or {})
-    for new_k, old_k in enumerate(keep):
-        mapping.setdefault(operand(old_k), operand(new_k))
-    for leaf in [n for n in toposort([body]) if _leaf_index(n) is not None]:
-        mapping.setdefault(
-            leaf, operand(keep.index(leaf.attr[1])) if leaf.attr[1] in keep else leaf
-        )
-    new_body = substitute(body, mapping)
+def _remap(node: Node, body: Node, keep: list[int]) -> Node:
+    """``node``'s map with ``body``, over only the operands ``keep`` (renumbered 0.. in order)."""
+    spec = node.attr
+    position = {old: new for new, old in enumerate(keep)}
+    mapping = {
+        leaf: operand(position[leaf.attr[1]])
+        for leaf in toposort([body])
+        if _leaf_index(leaf) is not None and leaf.attr[1] in position
+    }
     return make(
         "map",
-        *(args[k] for k in keep),
-        attr=MapSpec(new_body, tuple(bcast[k] for k in keep), body_shape(args, bcast)),
+        *(node.args[k] for k in keep),
+        attr=MapSpec(substitute(body, mapping), tuple(spec.bcast[k] for k in keep), spec.shape),
     )
-
-
-def body_shape(args, bcast) -> tuple:
-    return args[bcast.index("full")].shape
 
 
 def operands_to_minimal(node: Node) -> Node:
@@ -55,18 +50,14 @@ def operands_to_minimal(node: Node) -> Node:
             extra[k] = operand(first_of[(a, kind)])
         else:
             first_of[(a, kind)] = k
-    used = {
-        _leaf_index(n)
-        for n in toposort([substitute(spec.body, {operand(k): v for k, v in extra.items()})])
-    } - {None}
+    body = substitute(spec.body, {operand(k): v for k, v in extra.items()})
+    used = {_leaf_index(n) for n in toposort([body])} - {None}
     keep = [k for k in range(len(args)) if k in used and k not in extra]
     if not any(spec.bcast[k] == "full" for k in keep):
         keep = sorted(keep + [spec.bcast.index("full")])
     if keep == list(range(len(args))):
         return node
-    return _remap(
-        args, spec.bcast, substitute(spec.body, {operand(k): v for k, v in extra.items()}), keep
-    )
+    return _remap(node, body, keep)
 
 
 def identity_map_to_operand(node: Node) -> Node:
