@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..ir.graph import Graph, Output, toposort, with_outputs
+from ..ir.graph import Graph, Output, with_outputs
 from ..ir.node import ZERO, Node, input_, make
 from .reverse import adjoints
 
@@ -101,6 +101,11 @@ def _whole(node: Node) -> Output:
     return Output((node,), ((),), tuple(node.shape))
 
 
+def _array_graph(outputs: dict[str, Output], names: dict) -> Graph:
+    """A graph over array leaves (no scalar inputs) with these outputs and display names."""
+    return with_outputs(Graph((), {}, (), dict(names)), outputs)
+
+
 def network_program(
     params: dict[str, Node],
     output: Node,
@@ -122,9 +127,9 @@ def network_program(
     # The loss is optimized on its own, before differentiating: with Y_hat not an output,
     # the output activation fuses into the loss (log(sigmoid) -> softplus, log(softmax) ->
     # log-sum-exp), so the backward pass starts from the stable form.
-    raw_loss = Graph((), {"loss": _whole(loss)}, tuple(toposort([loss])), tagged)
+    raw_loss = _array_graph({"loss": _whole(loss)}, tagged)
     loss_graph = optimize(raw_loss)
-    raw_forward = Graph((), {"forward": _whole(output)}, tuple(toposort([output])), dict(names))
+    raw_forward = _array_graph({"forward": _whole(output)}, names)
     forward = optimize(raw_forward)
     labels = {n: label.lstrip("@") for n, label in loss_graph.names.items()}
     grads = adjoints(loss_graph.outputs["loss"].nodes[0], leaves, names=labels)
@@ -133,11 +138,8 @@ def network_program(
     grads = [g if g is not None else _zeros_like(p) for g, p in zip(grads, leaves)]
     outputs = {**forward.outputs, **loss_graph.outputs}
     outputs.update({f"d{name}": _whole(g) for name, g in zip(params, grads)})
-    raw_grad = Graph(
-        (),
-        outputs,
-        tuple(toposort(n for o in outputs.values() for n in o.nodes)),
-        {**names, **{g: f"d{name}" for name, g in zip(params, grads) if g.args}},
+    raw_grad = _array_graph(
+        outputs, {**names, **{g: f"d{name}" for name, g in zip(params, grads) if g.args}}
     )
     with_grad = optimize(raw_grad)
     if not second_order:
@@ -157,11 +159,6 @@ def network_program(
     hv = [h if h is not None else _zeros_like(p) for h, p in zip(hv, leaves)]
     outputs = dict(with_grad.outputs)
     outputs.update({f"hv{name}": _whole(h) for name, h in zip(params, hv)})
-    raw_full = Graph(
-        (),
-        outputs,
-        tuple(toposort(n for o in outputs.values() for n in o.nodes)),
-        dict(with_grad.names),
-    )
+    raw_full = _array_graph(outputs, with_grad.names)
     final = optimize(raw_full)
     return {"forward": raw_forward, "loss": raw_loss, "grad": raw_grad, "hvp": raw_full}, final
