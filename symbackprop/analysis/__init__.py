@@ -1,0 +1,1 @@
+"""Analysis on top of the compiler: checking hand derivations, critical points, explanations."""
