@@ -332,7 +332,8 @@ def _module_source(net: Sequential, graph, names, scalars, second_order, cost, t
             preamble=checks[True],
         ),
     ]
-    if second_order:
+    batched = second_order and "hv" + names[0] not in graph.outputs
+    if second_order and not batched:
         kernels.append(
             Kernel(
                 "_hvp",
@@ -354,8 +355,23 @@ def _module_source(net: Sequential, graph, names, scalars, second_order, cost, t
             f"COST = {cost.to_dict()!r}",
         ]
     )
-    if second_order:
-        second = render("network_hessian.py.tmpl", **_hessian_fields(names, shapes, scalars))
+    if batched:
+        blocks = tuple(f"H_{n}" for n in names if f"H_{n}" in graph.outputs)
+        kernel = Kernel(
+            "_hessian_blocks",
+            tuple(names) + ("X", "Y"),
+            returns=blocks,
+            doc="H V for every unit direction V at once: one (P, size) block per parameter",
+            preamble=checks[True],
+        )
+        second = render(
+            "network_hessian.py.tmpl",
+            direction_helpers=render("direction_helpers.py.tmpl"),
+            blocks_kernel=printer.kernel(kernel) if blocks else "",
+            **_block_fields(names, shapes, scalars, blocks),
+        )
+    elif second_order:
+        second = render("network_hessian_hvp.py.tmpl", **_hessian_fields(names, shapes, scalars))
     else:
         second = render("no_hessian_api.py.tmpl")
     layers = " -> ".join(["X"] + [_describe(layer) for layer in net.layers])
@@ -395,6 +411,23 @@ def _shape_checks(net: Sequential, names, with_y: bool) -> tuple[str, ...]:
         f"if {' or '.join(tests)}:",
         '    raise ValueError("array shapes do not match the network (see PARAM_SHAPES)")',
     )
+
+
+def _block_fields(names, shapes, scalars, blocks) -> dict[str, str]:
+    """How _hessian puts the batched blocks into H (a parameter without one stays zero)."""
+    size = sum(int(np.prod(shapes[n])) for n in names)
+    params = ", ".join(names)
+    lines = [f"    {', '.join(blocks)} = _hessian_blocks({params}, X, Y)"] if blocks else []
+    start = 0
+    for n in names:
+        shape = shapes[n]
+        if f"H_{n}" in blocks:
+            rows = shape[0] if len(shape) == 2 else 1
+            # A scalar parameter (prelu's alpha) is one number in the kernels: its block is (P,).
+            block = f"H_{n}.reshape(({size}, 1))" if n in scalars else f"H_{n}"
+            lines.append(f"    _put_directions(H, {block}, {start}, {rows})")
+        start += int(np.prod(shape))
+    return {"params": params, "size": str(size), "blocks": "\n".join(lines)}
 
 
 def _hessian_fields(names, shapes, scalars) -> dict[str, str]:

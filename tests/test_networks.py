@@ -93,6 +93,78 @@ def test_derivative_program_every_activation_and_loss(activation, loss):
         )
 
 
+def flat_hessian_by_differences(grad_of, params, h=1e-5):
+    """Central differences of the flattened gradient: column k is (g(p + h e_k) - g(p - h e_k))/2h."""
+    names = list(params)
+    flat = np.concatenate([np.ravel(params[n]) for n in names])
+    sizes = np.cumsum([0] + [np.size(params[n]) for n in names])
+
+    def at(v):
+        p = {
+            n: v[sizes[k] : sizes[k + 1]].reshape(np.shape(params[n])) for k, n in enumerate(names)
+        }
+        g = grad_of(p)
+        return np.concatenate([np.ravel(g[n]) for n in names])
+
+    columns = []
+    for k in range(flat.size):
+        e = np.zeros_like(flat)
+        e[k] = h
+        columns.append((at(flat + e) - at(flat - e)) / (2 * h))
+    return np.stack(columns, axis=1)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize(
+    "activation", ACTIVATIONS + ["maxout"], ids=lambda a: a if isinstance(a, str) else "custom"
+)
+def test_hessian_program_every_activation_and_loss(activation, loss):
+    """The Hessian program (H v batched over all unit directions, or one H v per direction
+    where a layer has no batching rule: Maxout), on the reference evaluator, against central
+    differences of the gradient program."""
+    rng = np.random.default_rng(11)
+    hidden = "tanh" if activation in ("softmax", "maxout") else activation
+    first = sb.Maxout(3, pieces=2) if activation == "maxout" else sb.Dense(3, activation)
+    layers = [first, sb.Dense(2, output_activation(loss, hidden))]
+    net = sb.Sequential(inputs=2, layers=layers, loss=loss, l2=0.05)
+    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
+    _, graph = network_program(
+        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, second_order=True
+    )
+    X = rng.normal(size=(4, 2))
+    Y = targets(loss, rng, 4, 2)
+    params = random_params(net.param_shapes(), rng)
+    names = list(params)
+    sizes = [int(np.prod(params[n].shape)) for n in names]
+    P = sum(sizes)
+
+    def run(keys, p, **extra):
+        nodes = [graph.outputs[k].nodes[0] for k in keys]
+        return evaluate(nodes, {**p, "X": X, "Y": Y, **extra})
+
+    def grad_of(p):
+        return dict(zip(names, run([f"d{n}" for n in names], p)))
+
+    if "H_" + names[0] in graph.outputs or not any(k.startswith("hv") for k in graph.outputs):
+        H = np.zeros((P, P))
+        for n, start in zip(names, np.cumsum([0] + sizes)):
+            if f"H_{n}" in graph.outputs:
+                block = run([f"H_{n}"], params)[0]  # layouts of ir/batched.py
+                if block.ndim == 2 and params[n].ndim == 2:  # (rows*P, cols)
+                    block = np.moveaxis(block.reshape(-1, P, block.shape[1]), 1, 0)
+                H[:, start : start + params[n].size] = block.reshape(P, -1)
+    else:  # one H v per unit direction
+        H = np.empty((P, P))
+        for k in range(P):
+            e = np.eye(P)[k]
+            pieces = np.split(e, np.cumsum(sizes)[:-1])
+            V = {f"V_{n}": v.reshape(params[n].shape) for n, v in zip(names, pieces)}
+            hv = run([f"hv{n}" for n in names], params, **V)
+            H[:, k] = np.concatenate([np.ravel(h) for h in hv])
+    expected = flat_hessian_by_differences(grad_of, params)
+    np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-6)
+
+
 # Compiled (Numba) networks: each loss once; together they use every activation.
 COMPILED = [
     ("mse", ["sigmoid", "relu"], "linear"),
@@ -137,7 +209,8 @@ def test_compiled_forward_matches_reference_evaluator(compiled):
     np.testing.assert_allclose(model.forward(params, X), expected, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("index", [0, 2])
+# 0 and 2: every unit direction batched; 3: prelu's scalar alpha; 5: Maxout, one H v each.
+@pytest.mark.parametrize("index", [0, 2, 3, 5])
 def test_hessian_matches_differences_of_the_gradient(index):
     loss, hidden, out = COMPILED[index]
     net = make_net(loss, hidden, out)

@@ -13,12 +13,21 @@ import pytest
 from symbackprop.derivatives.reverse import adjoints
 from symbackprop.derivatives.rules import RULES
 from symbackprop.ir.elementwise import elementwise
-from symbackprop.ir.evaluate import ARRAY_IMPL, IMPL, evaluate
+from symbackprop.ir.evaluate import ARRAY_IMPL, DIRECTION_IMPL, IMPL, evaluate
 from symbackprop.ir.node import const, input_, make
-from symbackprop.ir.ops import ARITY, ARRAY_LEAVES, LEAVES, PREDICATES, SCALAR_OPS
+from symbackprop.ir.ops import (
+    ARITY,
+    ARRAY_LEAVES,
+    DIRECTION_LEAVES,
+    DIRECTION_OPS,
+    LEAVES,
+    PREDICATES,
+    SCALAR_OPS,
+)
 from symbackprop.printer.numba import CALLS, NumbaPrinter
 
-OPS = [op for op in ARITY if op not in LEAVES + ARRAY_LEAVES]
+# Direction-batching ops come after the last derivative: they need no derivative rule.
+OPS = [op for op in ARITY if op not in LEAVES + ARRAY_LEAVES + DIRECTION_LEAVES + DIRECTION_OPS]
 SCALAR = [op for op in OPS if op in SCALAR_OPS]
 # Array ops the reference evaluator handles inline (they need the node's attr).
 EVALUATED_INLINE = {"map", "take", "put"}
@@ -45,6 +54,18 @@ def test_every_primitive_has_rule_printer_and_reference():
     missing = {op: pieces for op, pieces in missing.items() if pieces}
     assert not missing, f"primitives missing pieces: {missing}"
     assert set(RULES) <= set(OPS), f"rules for unknown ops: {set(RULES) - set(OPS)}"
+
+
+def test_every_direction_op_has_printer_and_reference():
+    printer_methods = {
+        name.split("_", 2)[2] for name in dir(NumbaPrinter) if name.startswith("_print_")
+    }
+    missing = [
+        op
+        for op in DIRECTION_LEAVES + DIRECTION_OPS
+        if op not in printer_methods or op not in DIRECTION_IMPL
+    ]
+    assert not missing, f"direction ops missing a printer or reference: {missing}"
 
 
 # op -> (domain low, high) for its inputs; where() gets its condition drawn from {0, 1}.

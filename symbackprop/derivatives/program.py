@@ -2,16 +2,20 @@
 
 Scalar f: value, grad (one reverse sweep), hessian (a sweep per gradient entry, upper triangle,
 structural zeros skipped), hvp (one sweep over grad f . v). Vector f: value, jacobian (a sweep
-per output). Network: forward, loss, one gradient per parameter, and H V by a second sweep.
+per output). Network: forward, loss, one gradient per parameter, and H V by a second sweep,
+batched over all unit directions for the exact Hessian.
 ``optimize`` is passed in, so this module does not depend on the passes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
+from ..ir.batched import Seed
 from ..ir.graph import Graph, Output, with_outputs
 from ..ir.node import ZERO, Node, input_, make
+from .directions import NotBatchable, batch_directions
 from .reverse import adjoints
 
 Optimize = Callable[[Graph], Graph]
@@ -161,4 +165,26 @@ def network_program(
     outputs.update({f"hv{name}": _whole(h) for name, h in zip(params, hv)})
     raw_full = _array_graph(outputs, with_grad.names)
     final = optimize(raw_full)
-    return {"forward": raw_forward, "loss": raw_loss, "grad": raw_grad, "hvp": raw_full}, final
+    raw = {"forward": raw_forward, "loss": raw_loss, "grad": raw_grad, "hvp": raw_full}
+    return raw, _all_directions(final, params, directions, optimize)
+
+
+def _all_directions(graph: Graph, params: dict, directions: dict, optimize: Optimize) -> Graph:
+    """``graph`` with the H v outputs "hv<param>" replaced by "H_<param>": H v batched over all
+    unit directions (derivatives/directions.py), one (P, size) block of H per parameter; a
+    parameter without a block has zero second derivatives. Left as it is when the graph uses
+    a primitive without a batching rule (Maxout's pieces): the Hessian then runs H v once per
+    direction."""
+    P = sum(math.prod(p.shape) for p in params.values())
+    seeds, offset = {}, 0
+    for name, p in params.items():
+        seeds[directions[name]] = Seed(offset, tuple(p.shape), False, P)
+        offset += math.prod(p.shape)
+    roots = {name: graph.outputs[f"hv{name}"].nodes[0] for name in params}
+    try:
+        blocks = batch_directions(roots, seeds)
+    except NotBatchable:
+        return graph
+    outputs = {k: v for k, v in graph.outputs.items() if not k.startswith("hv")}
+    outputs.update({f"H_{name}": _whole(block) for name, block in blocks.items()})
+    return optimize(_array_graph(outputs, graph.names))

@@ -3,15 +3,22 @@
 The body reads its k operands as ``input_("e", k, name)`` leaves. Each operand is broadcast
 one way: "full" (the map's shape), "row" (a vector indexed by the last axis, like a bias),
 "col" (a vector indexed by the first axis, one value per sample) or "scalar".
+
+Maps over values batched over P directions (ir/batched.py, layout (r*P, c)) read plain
+operands at row i // P ("block", and "colblock" for a per-sample vector) and batched vectors
+and scalars at direction i % P ("cycle" for a (P, c) vector, "colT" for a (P, r) per-sample
+vector, "colcycle" for a (P,) scalar); ``period`` is P.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .batched import divide
 from .node import Node, input_, make
 
 BROADCASTS = ("full", "row", "col", "scalar")
+BATCHED_BROADCASTS = ("block", "colblock", "cycle", "colT", "colcycle")
 
 
 @dataclass(frozen=True, eq=True)
@@ -19,26 +26,45 @@ class MapSpec:
     body: Node
     bcast: tuple[str, ...]
     shape: tuple
+    period: int = 0  # P for maps over direction-batched values, else 0
 
     def digest_bytes(self) -> bytes:
-        return self.body.digest + repr((self.bcast, self.shape)).encode()
+        extra = (self.period,) if self.period else ()
+        return self.body.digest + repr((self.bcast, self.shape) + extra).encode()
 
     def check(self, args) -> tuple:
         if len(args) != len(self.bcast):
             raise TypeError(f"map over {len(self.bcast)} operands got {len(args)}")
-        if "full" not in self.bcast:
+        if "full" not in self.bcast and "block" not in self.bcast:
             # Loop bounds come from a full-shape operand (sizes like the batch are dynamic).
             raise TypeError(f"map of shape {self.shape} has no full-shape operand")
+        kinds = BROADCASTS + (BATCHED_BROADCASTS if self.period else ())
         for a, kind in zip(args, self.bcast):
-            expected = {
-                "full": self.shape,
-                "scalar": (),
-                "row": self.shape[-1:],
-                "col": self.shape[:1],
-            }[kind]
-            if kind not in BROADCASTS or tuple(a.shape) != tuple(expected):
+            if kind not in kinds:
+                raise TypeError(f"map operand broadcast {kind!r} (period {self.period})")
+            expected = self._expected(kind)
+            if tuple(a.shape) != tuple(expected):
                 raise TypeError(f"map operand of shape {a.shape} is not {kind} for {self.shape}")
         return self.shape
+
+    def _expected(self, kind: str) -> tuple:
+        shape, period = self.shape, self.period
+        if kind == "full":
+            return shape
+        if kind == "scalar":
+            return ()
+        if kind == "row":
+            return shape[-1:]
+        if kind == "col":
+            return shape[:1]
+        if kind == "colcycle":
+            return (period,)
+        if kind == "cycle":
+            return (period,) + tuple(shape[1:])
+        rows = divide(shape[0], period)
+        return {"block": (rows,) + tuple(shape[1:]), "colblock": (rows,), "colT": (period, rows)}[
+            kind
+        ]
 
     def __repr__(self) -> str:
         return f"MapSpec({self.body!r}, {self.bcast}, {self.shape})"

@@ -93,22 +93,73 @@ ARRAY_IMPL = {
 
 def _map(node: Node, operands: list) -> np.ndarray:
     spec = node.attr
-    shape = _concrete(spec.shape, operands, spec.bcast)
+    shape = _concrete(spec, operands)
     columns = []
     for value, kind in zip(operands, spec.bcast):
         value = np.asarray(value, dtype=float)
-        if kind == "col":
+        if kind in _BATCHED_ROWS:
+            value = _BATCHED_ROWS[kind](value, spec.period, shape[0] // max(spec.period, 1))
+        if kind in ("col", "colblock", "colT", "colcycle"):
             value = value[:, None]
         columns.append(np.broadcast_to(value, shape))
     stacked = np.stack(columns, axis=-1) if columns else np.zeros(shape + (0,))
     return evaluate([spec.body], {"e": stacked})[0]
 
 
-def _concrete(shape, operands, kinds) -> tuple:
-    for value, kind in zip(operands, kinds):
+# Operands of maps over direction-batched values (ir/batched.py), expanded to one entry per
+# batched row i*P + p: (value, P, rows) -> array.
+_BATCHED_ROWS = {
+    "block": lambda v, P, r: np.repeat(v, P, axis=0),
+    "colblock": lambda v, P, r: np.repeat(v, P),
+    "cycle": lambda v, P, r: np.tile(v, (r, 1)),
+    "colT": lambda v, P, r: v.T.reshape(-1),
+    "colcycle": lambda v, P, r: np.tile(v, r),
+}
+
+
+def _concrete(spec, operands) -> tuple:
+    for value, kind in zip(operands, spec.bcast):
         if kind == "full":
             return np.shape(value)
+        if kind == "block":
+            return (np.shape(value)[0] * spec.period,) + np.shape(value)[1:]
     raise ValueError("a map needs at least one full-shape operand to fix its size")
+
+
+def _seed(seed) -> np.ndarray:
+    """The seed's unit directions as a dense batched array."""
+    rows, cols = seed.matrix
+    P = seed.period
+    out = np.zeros((rows * P, cols))
+    for i in range(rows):
+        for j in range(cols):
+            p = seed.offset + (j * rows + i if seed.transposed else i * cols + j)
+            out[i * P + p, j] = 1.0
+    return out.reshape(seed.layout())
+
+
+def _place(a, seed) -> np.ndarray:
+    rows, cols = seed.matrix
+    dense = _seed(seed).reshape(rows, seed.period * cols)
+    return (a @ dense).reshape(-1, cols)
+
+
+def _dir_transpose(a, P):
+    r, c = a.shape[0] // P, a.shape[1]
+    return a.reshape(r, P, c).transpose(2, 1, 0).reshape(c * P, r)
+
+
+def _reshape(a, shape):
+    return a.reshape(tuple(d if isinstance(d, int) else -1 for d in shape))
+
+
+DIRECTION_IMPL = {
+    "seed": _seed,
+    "place": _place,
+    "reshape": _reshape,
+    "dir_transpose": _dir_transpose,
+    "dirs_first": lambda v, P: v.reshape(-1, P).T.copy(),
+}
 
 
 def evaluate(roots: list[Node], arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -137,6 +188,9 @@ def evaluate(roots: list[Node], arrays: dict[str, np.ndarray]) -> list[np.ndarra
                 values[node] = _map(node, [values[a] for a in node.args])
             elif node.op == "take":
                 values[node] = values[node.args[0]][node.attr]
+            elif node.op in DIRECTION_IMPL:
+                args = (values[a] for a in node.args)
+                values[node] = DIRECTION_IMPL[node.op](*args, node.attr)
             elif node.op == "put":
                 index, count = node.attr
                 inner = values[node.args[0]]

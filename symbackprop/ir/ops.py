@@ -42,9 +42,17 @@ ARRAY_UNARY = (
 ARRAY_BINARY = ("matmul",)
 VARIADIC = ("map",)
 
+# The exact network Hessian runs all P unit directions at once (derivatives/directions.py).
+# A value batched over directions is laid out (r*P, c) for an (r, c) array, (P, n) for a vector
+# and (P,) for a scalar; these ops move between layouts. They appear only after the last
+# derivative is taken, so they have batching rules and no derivative rules. ``seed`` is the
+# batched unit directions of one parameter block.
+DIRECTION_LEAVES = ("seed",)
+DIRECTION_OPS = ("place", "reshape", "dir_transpose", "dirs_first")
+
 ARITY = {
-    **{op: 0 for op in LEAVES + ARRAY_LEAVES},
-    **{op: 1 for op in UNARY + ARRAY_UNARY},
+    **{op: 0 for op in LEAVES + ARRAY_LEAVES + DIRECTION_LEAVES},
+    **{op: 1 for op in UNARY + ARRAY_UNARY + DIRECTION_OPS},
     **{op: 2 for op in BINARY + ARRAY_BINARY},
     **{op: 3 for op in TERNARY},
     **{op: -1 for op in VARIADIC},  # one or more inputs

@@ -6,6 +6,8 @@ TypeError (an internal error: front ends validate user shapes before building IR
 
 from __future__ import annotations
 
+from .batched import divide, times
+
 
 def _need(cond: bool, message: str) -> None:
     if not cond:
@@ -49,4 +51,21 @@ def infer_shape(op: str, args: tuple, attr) -> tuple:
         return (count,) + a.shape
     if op == "map":
         return attr.check(args)
+    if op == "seed":
+        return attr.layout()
+    if op == "place":
+        (a,) = args
+        rows, cols = attr.matrix
+        _need(len(a.shape) == 2 and a.shape[1] == rows, f"place {attr} after shape {a.shape}")
+        return (times(a.shape[0], attr.period), cols)
+    if op == "reshape":
+        return tuple(attr)
+    if op == "dir_transpose":
+        (a,) = args
+        _need(len(a.shape) == 2, f"dir_transpose of shape {a.shape}")
+        return (times(a.shape[1], attr), divide(a.shape[0], attr))
+    if op == "dirs_first":
+        (a,) = args
+        _need(len(a.shape) == 1, f"dirs_first of shape {a.shape}")
+        return (attr, divide(a.shape[0], attr))
     raise TypeError(f"no shape rule for IR op {op!r}")

@@ -7,8 +7,9 @@ forward activation the backward pass reads) stays, so nothing is recomputed.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
-from ..ir.elementwise import MapSpec, operand
+from ..ir.elementwise import operand
 from ..ir.graph import Graph, Output, rewrite, substitute, toposort, with_outputs
 from ..ir.node import Node, make
 
@@ -26,10 +27,11 @@ def _remap(node: Node, body: Node, keep: list[int]) -> Node:
         for leaf in toposort([body])
         if _leaf_index(leaf) is not None and leaf.attr[1] in position
     }
+    bcast = tuple(spec.bcast[k] for k in keep)
     return make(
         "map",
         *(node.args[k] for k in keep),
-        attr=MapSpec(substitute(body, mapping), tuple(spec.bcast[k] for k in keep), spec.shape),
+        attr=replace(spec, body=substitute(body, mapping), bcast=bcast),
     )
 
 
@@ -53,8 +55,9 @@ def operands_to_minimal(node: Node) -> Node:
     body = substitute(spec.body, {operand(k): v for k, v in extra.items()})
     used = {_leaf_index(n) for n in toposort([body])} - {None}
     keep = [k for k in range(len(args)) if k in used and k not in extra]
-    if not any(spec.bcast[k] == "full" for k in keep):
-        keep = sorted(keep + [spec.bcast.index("full")])
+    sizer = "full" if "full" in spec.bcast else "block"  # the operand that sizes the loop
+    if not any(spec.bcast[k] == sizer for k in keep):
+        keep = sorted(keep + [spec.bcast.index(sizer)])
     if keep == list(range(len(args))):
         return node
     return _remap(node, body, keep)
@@ -89,11 +92,7 @@ def _body_optimized(node: Node) -> Node:
     out = Output((spec.body,), ((),), ())
     body = optimize(with_outputs(Graph((), {}), {"body": out}), BODY_PIPELINE)
     new = body.outputs["body"].nodes[0]
-    return (
-        node
-        if new is spec.body
-        else make("map", *node.args, attr=MapSpec(new, spec.bcast, spec.shape))
-    )
+    return node if new is spec.body else make("map", *node.args, attr=replace(spec, body=new))
 
 
 def _has_arrays(graph: Graph) -> bool:
@@ -138,19 +137,24 @@ def fuse(graph: Graph) -> Graph:
         uses.update(out.nodes)
     origin: dict[Node, Node] = {}  # node built in this pass -> the node it replaces
 
-    def fusable(a: Node, kind: str, shape) -> bool:
+    def fusable(a: Node, kind: str, shape, period: int) -> bool:
         if a.op != "map":
             return False
         if _scalar_fill(a):
             return True  # same value everywhere: fits any broadcast kind
-        return kind == "full" and a.attr.shape == shape and uses[origin.get(a, a)] == 1
+        return (
+            kind == "full"
+            and a.attr.shape == shape
+            and a.attr.period == period
+            and uses[origin.get(a, a)] == 1
+        )
 
     def step(node: Node, old: Node) -> Node:
         if node.op != "map":
             return node
         spec = node.attr
         for k, (a, kind) in enumerate(zip(node.args, spec.bcast)):
-            if not fusable(a, kind, spec.shape):
+            if not fusable(a, kind, spec.shape, spec.period):
                 continue
             inner = a.attr
             # A scalar fill brings only its scalar operands (its full one just sized the loop).
@@ -164,7 +168,9 @@ def fuse(graph: Graph) -> Graph:
             body = substitute(spec.body, {operand(k): shifted})
             args = node.args + tuple(a.args[j] for j in bring)
             bcast = spec.bcast + tuple(inner.bcast[j] for j in bring)
-            new = operands_to_minimal(make("map", *args, attr=MapSpec(body, bcast, spec.shape)))
+            new = operands_to_minimal(
+                make("map", *args, attr=replace(spec, body=body, bcast=bcast))
+            )
             origin[new] = origin.get(old, old)
             return new
         if node is not old:

@@ -112,7 +112,7 @@ class NumbaPrinter:
                     b.add(f"{gname}[...] = 0.0  # structural zeros are not computed")
             temps = 0
             for k, node in enumerate(order):
-                if not node.args:
+                if not node.args and node.op != "seed":  # a seed is an array: built once
                     names[node] = self._leaf(node)
                 else:
                     if n_forward is not None and k == n_forward:
@@ -190,14 +190,37 @@ class NumbaPrinter:
     def _print_logsumexp_rows(self, node, a): return f"_logsumexp_rows({a})"
     def _print_take(self, node, a): return f"{a}[{node.attr}]"
     def _print_put(self, node, a): return f"_put({a}, {node.attr[0]}, {node.attr[1]})"
+    def _print_dir_transpose(self, node, a): return f"_dir_transpose({a}, {node.attr})"
+    def _print_dirs_first(self, node, a): return f"_dirs_first({a}, {node.attr})"
     # fmt: on
+
+    # Direction-batched values (ir/batched.py): helpers in templates/direction_helpers.py.tmpl.
+    def _print_seed(self, node):
+        s = node.attr
+        rows, cols = s.matrix
+        text = f"_seed({s.offset}, {rows}, {cols}, {s.period}, {s.transposed})"
+        return text if len(s.shape) else f"{text}.reshape({s.period})"
+
+    def _print_place(self, node, a):
+        s = node.attr
+        return f"_place({a}, {s.offset}, {s.matrix[1]}, {s.period}, {s.transposed})"
+
+    def _print_reshape(self, node, a):
+        dims = [str(d) if isinstance(d, int) else "-1" for d in node.attr]
+        if dims.count("-1") > 1:
+            raise SymbackpropError(f"reshape to {node.attr} has more than one unknown size")
+        # A reshape is a view of contiguous memory (batched values are built contiguous).
+        return f"np.ascontiguousarray({a}).reshape(({', '.join(dims)},))"
 
     def _emit_map(self, b: Lines, node: Node, name: str, args: list[str]) -> None:
         """One fused loop nest: load each operand's element, run the scalar body, store."""
         spec = node.attr
         index = ("i", "j", "k", "l")[: len(spec.shape)]
-        full = args[spec.bcast.index("full")]
-        b.add(f"{name} = np.empty({full}.shape)")
+        if "full" in spec.bcast:
+            b.add(f"{name} = np.empty({args[spec.bcast.index('full')]}.shape)")
+        else:  # plain operands repeated for each of P directions
+            block = args[spec.bcast.index("block")]
+            b.add(f"{name} = np.empty(({block}.shape[0] * {spec.period}, {block}.shape[1]))")
         with ExitStack() as loops:
             for axis, var in enumerate(index):
                 b.add(f"for {var} in range({name}.shape[{axis}]):")
@@ -211,11 +234,17 @@ class NumbaPrinter:
         body = toposort([spec.body])
         for leaf in sorted((n for n in body if n.op == "input"), key=lambda n: n.attr[1]):
             k = leaf.attr[1]
+            i, P = index[0], spec.period
             at = {
                 "full": f"[{', '.join(index)}]",
                 "row": f"[{index[-1]}]",
-                "col": f"[{index[0]}]",
+                "col": f"[{i}]",
                 "scalar": "",
+                "block": f"[{i} // {P}, {', '.join(index[1:])}]",
+                "colblock": f"[{i} // {P}]",
+                "cycle": f"[{i} % {P}, {', '.join(index[1:])}]",
+                "colT": f"[{i} % {P}, {i} // {P}]",
+                "colcycle": f"[{i} % {P}]",
             }[spec.bcast[k]]
             local[leaf] = f"e{k}"
             b.add(f"e{k} = {args[k]}{at}")
