@@ -14,6 +14,9 @@ Matrix([
 
 __version__ = "0.1.0"
 
+from .analysis.check import check_derivative, check_gradient
+from .analysis.critical import CriticalPoint, classify, classify_network, critical_points
+from .analysis.explain import explain, plot_spectrum
 from .errors import SymbackpropError
 from .frontend.functions import elu, hardtanh, leaky_relu, relu, sigmoid, softplus
 from .frontend.network import Dense, Maxout
@@ -41,4 +44,12 @@ __all__ = [
     "Dense",
     "Maxout",
     "CompiledNetwork",
+    "check_derivative",
+    "check_gradient",
+    "critical_points",
+    "classify",
+    "classify_network",
+    "CriticalPoint",
+    "explain",
+    "plot_spectrum",
 ]
