@@ -368,6 +368,7 @@ def _module_source(net: Sequential, graph, names, scalars, second_order, cost, t
             "network_hessian.py.tmpl",
             direction_helpers=render("direction_helpers.py.tmpl"),
             blocks_kernel=printer.kernel(kernel) if blocks else "",
+            checks="\n".join(f"    {line}" for line in checks[True]),
             **_block_fields(names, shapes, scalars, blocks),
         )
     elif second_order:

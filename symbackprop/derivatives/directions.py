@@ -35,6 +35,14 @@ def _reshape(node: Node, shape: tuple) -> Node:
 def _matmul(node, args, batched, P):
     a, b = args
     if batched == (True, False):
+        if a.op == "dir_transpose":
+            # A_p^T b for every direction p as (b^T A_p)^T: one product over A's (r, P*c)
+            # view, then only the small result is reordered (dW1 = dZ1^T X at batch m).
+            inner = a.args[0]
+            r, c = node.args[0].shape[::-1]
+            n = node.args[1].shape[1]
+            wide = make("matmul", make("transpose", b), _reshape(inner, (r, P * c)))
+            return make("dir_transpose", _reshape(wide, (times(n, P), c)), attr=P)
         return make("matmul", a, b)  # rows i*P + p times b: one product
     if batched == (False, True):
         if b.op == "seed":
@@ -102,6 +110,9 @@ def _map(node, args, batched, P):
         if rank == 1 and kind in ("row", "col"):
             kind = "full"  # a vector map's row/col operand is the vector itself
         batched_kinds.append(_KINDS[(rank, kind, is_batched)])
+    for k, (a, kind) in enumerate(zip(args, batched_kinds)):
+        if a.op == "place" and kind == "full":  # read A's columns in place: no (r*P, c) array
+            args[k], batched_kinds[k] = a.args[0], a.attr
     shape = batched_shape(spec.shape, P)
     return make("map", *args, attr=MapSpec(body, tuple(batched_kinds), shape, P))
 
@@ -172,7 +183,7 @@ def _used(args, batched, body, kinds):
     full-shape operand to size the loop."""
     used = sorted(n.attr[1] for n in toposort([body]) if n.op == "input")
     if not any(kinds[k] == "full" for k in used):
-        used = sorted(used + [kinds.index("full")])
+        used = sorted(used + [kinds.index("full")])  # it sizes the loop
     body = substitute(body, {operand(k): operand(i) for i, k in enumerate(used)})
     return [args[k] for k in used], [batched[k] for k in used], body, [kinds[k] for k in used]
 

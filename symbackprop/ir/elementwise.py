@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .batched import divide
+from .batched import Seed, divide
 from .node import Node, input_, make
 
 BROADCASTS = ("full", "row", "col", "scalar")
@@ -35,12 +35,12 @@ class MapSpec:
     def check(self, args) -> tuple:
         if len(args) != len(self.bcast):
             raise TypeError(f"map over {len(self.bcast)} operands got {len(args)}")
-        if "full" not in self.bcast and "block" not in self.bcast:
+        if sizer(self.bcast) is None:
             # Loop bounds come from a full-shape operand (sizes like the batch are dynamic).
             raise TypeError(f"map of shape {self.shape} has no full-shape operand")
         kinds = BROADCASTS + (BATCHED_BROADCASTS if self.period else ())
         for a, kind in zip(args, self.bcast):
-            if kind not in kinds:
+            if kind not in kinds and not (self.period and isinstance(kind, Seed)):
                 raise TypeError(f"map operand broadcast {kind!r} (period {self.period})")
             expected = self._expected(kind)
             if tuple(a.shape) != tuple(expected):
@@ -62,12 +62,23 @@ class MapSpec:
         if kind == "cycle":
             return (period,) + tuple(shape[1:])
         rows = divide(shape[0], period)
+        if isinstance(kind, Seed):
+            return (rows, kind.matrix[0])
         return {"block": (rows,) + tuple(shape[1:]), "colblock": (rows,), "colT": (period, rows)}[
             kind
         ]
 
     def __repr__(self) -> str:
         return f"MapSpec({self.body!r}, {self.bcast}, {self.shape})"
+
+
+def sizer(bcast) -> int | None:
+    """The operand that fixes a map's loop bounds: a full-shape one, else (over batched values)
+    a plain one repeated per direction or a placed matrix."""
+    for wanted in ("full", "block"):
+        if wanted in bcast:
+            return bcast.index(wanted)
+    return next((k for k, kind in enumerate(bcast) if isinstance(kind, Seed)), None)
 
 
 def operand(k: int, name: str | None = None) -> Node:

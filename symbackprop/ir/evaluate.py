@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from .batched import Seed
+from .elementwise import sizer
 from .graph import toposort
 from .node import Node
 
@@ -97,7 +99,9 @@ def _map(node: Node, operands: list) -> np.ndarray:
     columns = []
     for value, kind in zip(operands, spec.bcast):
         value = np.asarray(value, dtype=float)
-        if kind in _BATCHED_ROWS:
+        if isinstance(kind, Seed):
+            value = _place(value, kind)
+        elif kind in _BATCHED_ROWS:
             value = _BATCHED_ROWS[kind](value, spec.period, shape[0] // max(spec.period, 1))
         if kind in ("col", "colblock", "colT", "colcycle"):
             value = value[:, None]
@@ -118,12 +122,14 @@ _BATCHED_ROWS = {
 
 
 def _concrete(spec, operands) -> tuple:
-    for value, kind in zip(operands, spec.bcast):
-        if kind == "full":
-            return np.shape(value)
-        if kind == "block":
-            return (np.shape(value)[0] * spec.period,) + np.shape(value)[1:]
-    raise ValueError("a map needs at least one full-shape operand to fix its size")
+    k = sizer(spec.bcast)
+    if k is None:
+        raise ValueError("a map needs at least one full-shape operand to fix its size")
+    kind, shape = spec.bcast[k], np.shape(operands[k])
+    if kind == "full":
+        return shape
+    cols = shape[1] if kind == "block" else kind.matrix[1]
+    return (shape[0] * spec.period, cols)
 
 
 def _seed(seed) -> np.ndarray:

@@ -132,7 +132,14 @@ class CompiledNetwork:
     def hessian(self, params, X, Y) -> np.ndarray:
         """The exact (P, P) Hessian over all parameters, flattened C-order in the order of
         ``init_params``; its code is generated on the first call."""
-        return checked_call(self._second_order().hessian, *self._arrays(params), X, Y)
+        module = self._second_order()
+        args = self._fast_arrays(params, X, Y)
+        if args is not None:
+            try:
+                return module._hessian(*args)
+            except ValueError:
+                pass  # a shape is wrong: the validating path below says which
+        return checked_call(module.hessian, *self._arrays(params), X, Y)
 
     @property
     def source(self) -> str:

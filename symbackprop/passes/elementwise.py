@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from ..ir.elementwise import operand
+from ..ir.elementwise import operand, sizer
 from ..ir.graph import Graph, Output, rewrite, substitute, toposort, with_outputs
 from ..ir.node import Node, make
 
@@ -55,9 +55,8 @@ def operands_to_minimal(node: Node) -> Node:
     body = substitute(spec.body, {operand(k): v for k, v in extra.items()})
     used = {_leaf_index(n) for n in toposort([body])} - {None}
     keep = [k for k in range(len(args)) if k in used and k not in extra]
-    sizer = "full" if "full" in spec.bcast else "block"  # the operand that sizes the loop
-    if not any(spec.bcast[k] == sizer for k in keep):
-        keep = sorted(keep + [spec.bcast.index(sizer)])
+    if sizer([spec.bcast[k] for k in keep]) is None:  # one operand must size the loop
+        keep = sorted(keep + [sizer(spec.bcast)])
     if keep == list(range(len(args))):
         return node
     return _remap(node, body, keep)

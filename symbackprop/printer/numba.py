@@ -14,6 +14,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ..errors import SymbackpropError
+from ..ir.batched import Seed
+from ..ir.elementwise import sizer
 from ..ir.graph import Graph, Output, toposort
 from ..ir.node import Node
 from .lines import Lines
@@ -216,38 +218,53 @@ class NumbaPrinter:
         """One fused loop nest: load each operand's element, run the scalar body, store."""
         spec = node.attr
         index = ("i", "j", "k", "l")[: len(spec.shape)]
-        if "full" in spec.bcast:
-            b.add(f"{name} = np.empty({args[spec.bcast.index('full')]}.shape)")
-        else:  # plain operands repeated for each of P directions
-            block = args[spec.bcast.index("block")]
-            b.add(f"{name} = np.empty(({block}.shape[0] * {spec.period}, {block}.shape[1]))")
+        k = sizer(spec.bcast)
+        kind, size = spec.bcast[k], args[k]
+        if kind == "full":
+            b.add(f"{name} = np.empty({size}.shape)")
+        else:  # a plain operand repeated, or a matrix placed, for each of P directions
+            cols = f"{size}.shape[1]" if kind == "block" else kind.matrix[1]
+            b.add(f"{name} = np.empty(({size}.shape[0] * {spec.period}, {cols}))")
+        batched = spec.period and len(spec.shape) == 2
         with ExitStack() as loops:
-            for axis, var in enumerate(index):
-                b.add(f"for {var} in range({name}.shape[{axis}]):")
+            if batched:  # row i*P + p: loop over i and the direction p, no division per entry
+                P = spec.period
+                b.add(f"for i in range({name}.shape[0] // {P}):")
                 loops.enter_context(b.indented())
-            value = self._map_body(b, spec, index, args)
-            b.add(f"{name}[{', '.join(index)}] = {value}")
+                b.add(f"for p in range({P}):")
+                loops.enter_context(b.indented())
+                b.add(f"for j in range({name}.shape[1]):")
+                loops.enter_context(b.indented())
+                at = _BATCHED_AT
+                target = f"i * {P} + p, j"
+            else:
+                for axis, var in enumerate(index):
+                    b.add(f"for {var} in range({name}.shape[{axis}]):")
+                    loops.enter_context(b.indented())
+                at = {
+                    "full": ", ".join(index),
+                    "row": index[-1],
+                    "col": index[0],
+                }
+                target = ", ".join(index)
+            value = self._map_body(b, spec, at, args)
+            b.add(f"{name}[{target}] = {value}")
 
-    def _map_body(self, b: Lines, spec, index, args) -> str:
-        """Print the scalar body of a map for one element; returns the name of its value."""
+    def _map_body(self, b: Lines, spec, at: dict, args) -> str:
+        """Print the scalar body of a map for one element; returns the name of its value.
+        ``at`` gives each broadcast kind's index expression."""
         local: dict[Node, str] = {}
         body = toposort([spec.body])
         for leaf in sorted((n for n in body if n.op == "input"), key=lambda n: n.attr[1]):
             k = leaf.attr[1]
-            i, P = index[0], spec.period
-            at = {
-                "full": f"[{', '.join(index)}]",
-                "row": f"[{index[-1]}]",
-                "col": f"[{i}]",
-                "scalar": "",
-                "block": f"[{i} // {P}, {', '.join(index[1:])}]",
-                "colblock": f"[{i} // {P}]",
-                "cycle": f"[{i} % {P}, {', '.join(index[1:])}]",
-                "colT": f"[{i} % {P}, {i} // {P}]",
-                "colcycle": f"[{i} % {P}]",
-            }[spec.bcast[k]]
+            kind = spec.bcast[k]
             local[leaf] = f"e{k}"
-            b.add(f"e{k} = {args[k]}{at}")
+            if isinstance(kind, Seed):
+                b.add(f"e{k} = {_placed(kind, args[k])}")
+            elif kind == "scalar":
+                b.add(f"e{k} = {args[k]}")
+            else:
+                b.add(f"e{k} = {args[k]}[{at[kind].format(P=spec.period)}]")
         count = 0
         for n in body:
             if n.op == "const":
@@ -289,6 +306,33 @@ _RESERVED = {
     "min",
     "range",
 }
+
+
+# Where each broadcast kind reads in a map over direction-batched values (ir/batched.py),
+# looping over the sample i, the direction p and the column j.
+_BATCHED_AT = {
+    "full": "i * {P} + p, j",
+    "row": "j",
+    "col": "i * {P} + p",
+    "block": "i, j",
+    "colblock": "i",
+    "cycle": "p, j",
+    "colT": "p, i",
+    "colcycle": "p",
+}
+
+
+def _placed(seed, matrix: str) -> str:
+    """Entry (i, p, j) of ``matrix @ seed``: direction p moves the block's entry (q, j') by one,
+    so the value is matrix[i, q] in column j' and zero elsewhere."""
+    rows, cols = seed.matrix
+    d = f"(p - {seed.offset})" if seed.offset else "p"
+    if seed.transposed:  # the block's entry (j', q) is the transpose's (q, j')
+        q, column = f"{d} % {rows}", f"{d} // {rows}"
+    else:
+        q, column = f"{d} // {cols}", f"{d} % {cols}"
+    inside = f"0 <= {d} < {rows * cols}"
+    return f"{matrix}[i, {q}] if {inside} and {column} == j else 0.0"
 
 
 def _sparse(out: Output) -> bool:
