@@ -43,6 +43,12 @@ def _matmul(node, args, batched, P):
             n = node.args[1].shape[1]
             wide = make("matmul", make("transpose", b), _reshape(inner, (r, P * c)))
             return make("dir_transpose", _reshape(wide, (times(n, P), c)), attr=P)
+        r, k = node.args[0].shape
+        if k == 1:  # an outer product: element-wise, so it fuses into the map that reads it
+            c = node.args[1].shape[1]
+            column, row = _reshape(a, (times(r, P),)), _reshape(b, (c,))
+            body = operand(0) * operand(1)
+            return make("map", column, row, attr=MapSpec(body, ("col", "row"), (times(r, P), c), P))
         return make("matmul", a, b)  # rows i*P + p times b: one product
     if batched == (False, True):
         if b.op == "seed":

@@ -78,7 +78,10 @@ def sizer(bcast) -> int | None:
     for wanted in ("full", "block"):
         if wanted in bcast:
             return bcast.index(wanted)
-    return next((k for k, kind in enumerate(bcast) if isinstance(kind, Seed)), None)
+    placed = next((k for k, kind in enumerate(bcast) if isinstance(kind, Seed)), None)
+    if placed is None and "col" in bcast and "row" in bcast:
+        return bcast.index("col")  # an outer product: (len(col), len(row))
+    return placed
 
 
 def operand(k: int, name: str | None = None) -> Node:

@@ -128,6 +128,8 @@ def _concrete(spec, operands) -> tuple:
     kind, shape = spec.bcast[k], np.shape(operands[k])
     if kind == "full":
         return shape
+    if kind == "col":  # an outer product
+        return (shape[0], np.shape(operands[spec.bcast.index("row")])[0])
     cols = shape[1] if kind == "block" else kind.matrix[1]
     return (shape[0] * spec.period, cols)
 

@@ -220,15 +220,19 @@ class NumbaPrinter:
         index = ("i", "j", "k", "l")[: len(spec.shape)]
         k = sizer(spec.bcast)
         kind, size = spec.bcast[k], args[k]
+        P = spec.period
         if kind == "full":
-            b.add(f"{name} = np.empty({size}.shape)")
-        else:  # a plain operand repeated, or a matrix placed, for each of P directions
-            cols = f"{size}.shape[1]" if kind == "block" else kind.matrix[1]
-            b.add(f"{name} = np.empty(({size}.shape[0] * {spec.period}, {cols}))")
+            shape = f"{size}.shape"
+        elif kind == "block":  # a plain operand repeated for each of P directions
+            shape = f"({size}.shape[0] * {P}, {size}.shape[1])"
+        elif kind == "col":  # an outer product of a column and a row
+            shape = f"({size}.shape[0], {args[spec.bcast.index('row')]}.shape[0])"
+        else:  # a matrix placed by a seed
+            shape = f"({size}.shape[0] * {P}, {kind.matrix[1]})"
+        b.add(f"{name} = np.empty({shape})")
         batched = spec.period and len(spec.shape) == 2
         with ExitStack() as loops:
             if batched:  # row i*P + p: loop over i and the direction p, no division per entry
-                P = spec.period
                 b.add(f"for i in range({name}.shape[0] // {P}):")
                 loops.enter_context(b.indented())
                 b.add(f"for p in range({P}):")
