@@ -7,8 +7,10 @@ sweep. Values that depend on V get the batched layout of ir/batched.py; the rest
 values, the gradient's adjoints) are computed once and broadcast.
 
 The unit directions are ``seed`` leaves, never multiplied: a plain matrix times a seed only
-places the matrix's columns (``place``), so for logistic regression the Hessian reduces to the
-closed form [X 1]^T diag(s (1 - s)) [X 1] / m.
+places the matrix's columns (``place``, read in place by the map that uses it), and a map's
+body, affine in its batched operands, becomes sum_k c_k e_k with each coefficient c_k computed
+once. For logistic regression the Hessian reduces to the closed form
+[X 1]^T diag(s (1 - s)) [X 1] / m + 2 lambda I.
 
 Batching rules, one per primitive, receive the node, its arguments (batched ones replaced) and
 which arguments are batched, and return the batched node.
@@ -109,7 +111,9 @@ _KINDS = {
 def _map(node, args, batched, P):
     spec = node.attr
     linear = _linear(node, list(args), list(batched))
-    args, batched, body, kinds = linear or _hoist(node, list(args), list(batched))
+    if linear is None:
+        raise NotBatchable("a map that is not affine in the direction")
+    args, batched, body, kinds = linear
     rank = len(spec.shape)
     batched_kinds = []
     for kind, is_batched in zip(kinds, batched):
@@ -153,34 +157,6 @@ def _linear(node, args, batched):
         body = term if body is None else body + term
     if body is None:
         return None
-    return _used(args, batched, body, kinds)
-
-
-def _hoist(node, args, batched):
-    """(args, batched, body, kinds) of a map whose body parts that read only plain operands
-    (sigmoid(z) beside a direction's dz) are computed once by plain maps, instead of once per
-    direction; operands the body then no longer reads are dropped."""
-    spec = node.attr
-    varying = {operand(k) for k, b in enumerate(batched) if b}
-    order = toposort([spec.body])
-    for n in order:
-        if any(a in varying for a in n.args):
-            varying.add(n)
-    kinds = list(spec.bcast)
-    mapping = {}
-    for n in order:
-        if n not in varying:
-            continue
-        for a in n.args:
-            if a in varying or not a.args or a in mapping:
-                continue
-            plain = _plain_map(a, node.args, spec)
-            if plain is not None:
-                mapping[a] = operand(len(args))
-                args.append(plain)
-                batched.append(False)
-                kinds.append("full")
-    body = substitute(spec.body, mapping)
     return _used(args, batched, body, kinds)
 
 
