@@ -115,7 +115,9 @@ def fit(
     computed), also in the error's ``.params``. The optimizer's state is not rolled back.
 
     >>> import numpy as np, symbackprop as sb
-    >>> net = sb.Sequential(inputs=2, layers=[sb.Dense(1, "sigmoid")], loss="binary_cross_entropy")
+    >>> net = sb.Sequential(
+    ...     inputs=2, layers=[sb.Dense(1, "sigmoid")], loss="binary_cross_entropy"
+    ... )
     >>> model, params = net.compile(), net.init_params(seed=0)
     >>> X = np.random.default_rng(0).normal(size=(64, 2))
     >>> Y = (X[:, :1] + X[:, 1:] > 0).astype(float)

@@ -114,8 +114,8 @@ def minimize(
       positive definite (Cholesky fails) it is replaced by V |Lambda| V^T from its
       eigendecomposition, each |eigenvalue| floored at sqrt(eps) * max(1, max |eigenvalue|):
       the modified matrix is positive definite, so d is a descent direction and saddles repel
-      (Nocedal & Wright 3.4; the "saddle-free Newton" of Dauphin et al. 2014). Backtracking from t = ``lr``
-      (default 1) by default; ``step="fixed"`` takes t = ``lr``.
+      (Nocedal & Wright 3.4; the "saddle-free Newton" of Dauphin et al. 2014). Backtracking
+      from t = ``lr`` (default 1) by default; ``step="fixed"`` takes t = ``lr``.
     * ``"sgd"``, ``"rmsprop"``, ``"adagrad"``, ``"adadelta"``, ``"adam"``, ``"adamw"`` or an
       :class:`~symbackprop.training.optimizers.Optimizer` object: its update rule on the full
       gradient (``lr`` overrides a named optimizer's default).
