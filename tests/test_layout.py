@@ -18,6 +18,9 @@ RANK = {
     "cost": 4,
     "printer": 5,
     "loader": 6,
+    # On top of the compiler: they use it, it never uses them.
+    "analysis": 7,
+    "training": 7,
 }
 
 
