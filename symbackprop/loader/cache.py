@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import py_compile
+import shutil
 import sys
 import tempfile
 import warnings
@@ -123,6 +124,65 @@ class Cache:
         entry = json.dumps({"module": ir_hash, "sha256": digest}).encode()
         write_atomic(self._index_path(key), entry)
         return path
+
+    # -- inspection and clearing (``symbackprop cache info|clear``) -----------------------
+
+    def _layouts(self) -> list[Path]:
+        """This layout's folder and older ones (v0, ...): only what symbackprop wrote here."""
+        return sorted(p for p in self.root.glob("v*") if p.is_dir() and p.name[1:].isdigit())
+
+    def entries(self) -> list[str]:
+        """The request keys with an index entry in the current layout (verified or not).
+
+        >>> import tempfile
+        >>> Cache(tempfile.mkdtemp()).entries()
+        []
+        """
+        return sorted(p.stem for p in (self.base / "index").glob("*.json"))
+
+    def modules(self) -> list[Path]:
+        """The generated module files in the current layout."""
+        return sorted((self.base / "modules").glob("*.py"))
+
+    def size(self) -> int:
+        """Bytes of every file symbackprop keeps here (modules, index, Numba's compiled code,
+        older layouts).
+
+        >>> import tempfile
+        >>> Cache(tempfile.mkdtemp()).size()
+        0
+        """
+        total = 0
+        for layout in self._layouts():
+            for path in layout.rglob("*"):
+                try:
+                    if path.is_file() and not path.is_symlink():
+                        total += path.stat().st_size
+                except OSError:
+                    pass  # removed while we walked: not counted
+        return total
+
+    def clear(self) -> int:
+        """Delete every cached module and index entry (all layouts); returns the bytes freed.
+
+        Only the layout folders are removed, never other files under the root (which may be
+        a folder the user chose through $SYMBACKPROP_CACHE_DIR); the empty layout is
+        recreated so this object stays usable. A process compiling at the same moment just
+        rebuilds its entry on the next run.
+
+        >>> import tempfile, sympy as sp, symbackprop as sb
+        >>> cache = Cache(tempfile.mkdtemp())
+        >>> x = sp.Symbol("x")
+        >>> _ = sb.compile(x**2, [x], cache_dir=cache.root)
+        >>> len(cache.entries()), cache.clear() > 0, cache.entries(), cache.size()
+        (1, True, [], 0)
+        """
+        freed = self.size()
+        for layout in self._layouts():
+            shutil.rmtree(layout, ignore_errors=True)
+        for d in (self.base, self.base / "modules", self.base / "index"):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return freed
 
 
 def check_writable_target(path: Path) -> None:
