@@ -112,7 +112,9 @@ def fit(
     A non-finite loss, or an update that makes a parameter non-finite, raises
     :class:`~symbackprop.training.minimize.NonFiniteError` naming the epoch and step;
     ``params`` then hold the last good parameters (those at which the last finite loss was
-    computed), also in the error's ``.params``. The optimizer's state is not rolled back.
+    computed), also in the error's ``.params``; its ``.history`` holds the epochs completed.
+    The optimizer's state is not rolled back. An interrupt (Ctrl-C) also leaves the parameters
+    trained so far in ``params``.
 
     >>> import numpy as np, symbackprop as sb
     >>> net = sb.Sequential(
@@ -182,12 +184,12 @@ def fit(
                 loss, grads = loss_and_grad(views, Xb, Yb)
                 if not math.isfinite(loss):
                     vec[:] = backup
-                    _fail(flat, params, epoch, s + 1, steps, f"the training loss is {loss}")
+                    _fail(flat, epoch, s + 1, steps, f"the training loss is {loss}")
                 flat.flatten_grads(grads, grad)
                 backup[:] = vec
                 if not step(vec, grad):
                     vec[:] = backup
-                    _fail(flat, params, epoch, s + 1, steps, "the update made a parameter "
+                    _fail(flat, epoch, s + 1, steps, "the update made a parameter "
                           "non-finite (the gradient was not finite or too large)")  # fmt: skip
                 total += loss * Xb.shape[0]
                 if bar is not None:
@@ -212,13 +214,17 @@ def fit(
                     if early_stopping is not None and wait >= early_stopping:
                         history.stop_reason = "early stopping"
                         break
+        if best_vec is not None:
+            vec[:] = best_vec
+    except NonFiniteError as exc:
+        exc.history = history  # the epochs completed before it
+        raise
     finally:
+        # Also on an interrupt: params get the parameters trained so far (all finite).
         history.seconds = time.perf_counter() - started
         if bar is not None:
             bar.close()
-    if best_vec is not None:
-        vec[:] = best_vec
-    flat.write(params)
+        flat.write(params)
     return history
 
 
@@ -382,8 +388,7 @@ def _improves(value, best, mode) -> bool:
     return best is None or (value < best if mode == "min" else value > best)
 
 
-def _fail(flat, params, epoch, step, steps, what):
-    flat.write(params)
+def _fail(flat, epoch, step, steps, what):
     raise NonFiniteError(
         f"training stopped at epoch {epoch}, step {step} of {steps}: {what}; params hold the "
         "last good parameters (before the update that led here)",

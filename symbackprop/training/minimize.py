@@ -39,7 +39,8 @@ MAX_HALVINGS = 60  # 0.5**60 ~ 1e-18: below that a step cannot change x in float
 class NonFiniteError(SymbackpropError):
     """A NaN or infinity stopped minimisation or training. Attributes: ``iteration``
     (minimize) or ``epoch`` and ``step`` (fit), and ``x`` (minimize: the last point whose value
-    and gradient were finite) or ``params`` (fit: a copy of the last good parameters).
+    and gradient were finite) or ``params`` (fit: a copy of the last good parameters; fit also
+    sets ``history``, the epochs completed before it).
 
     >>> err = NonFiniteError("f is nan at iteration 3", iteration=3, x=[1.0])
     >>> err.iteration, isinstance(err, SymbackpropError)
@@ -50,6 +51,7 @@ class NonFiniteError(SymbackpropError):
         super().__init__(message)
         self.iteration, self.x = iteration, x
         self.epoch, self.step, self.params = epoch, step, params
+        self.history = None
 
 
 @dataclass(repr=False)
