@@ -25,6 +25,21 @@ from .loader.model import CompiledNetwork
 from .networks import Sequential
 from .pipeline import compile
 from .symbolic import grad, hessian, jacobian
+from .training import (
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    AdamW,
+    NonFiniteError,
+    RMSprop,
+    evaluate,
+    fit,
+    load_params,
+    minimize,
+    predict,
+    save_params,
+)
 
 __all__ = [
     "SymbackpropError",
@@ -52,4 +67,17 @@ __all__ = [
     "CriticalPoint",
     "explain",
     "plot_spectrum",
+    "minimize",
+    "fit",
+    "predict",
+    "evaluate",
+    "save_params",
+    "load_params",
+    "NonFiniteError",
+    "SGD",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Adam",
+    "AdamW",
 ]

@@ -15,6 +15,9 @@ from . import __version__
 from .cost import CostReport, count_ops
 from .derivatives.program import network_program
 from .errors import SymbackpropError
+
+# Losses whose targets are classes: predictions are argmax (or > 0.5 for one output).
+CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy", "hinge")
 from .frontend.functions import ACTIVATIONS
 from .frontend.network import (
     LOSSES,
@@ -75,6 +78,23 @@ class Sequential:
     @property
     def outputs(self) -> int:
         return self.layers[-1].units
+
+    @property
+    def task(self) -> str:
+        """What a prediction is: "classes" (argmax of the outputs) for a softmax output or a
+        classification loss, "binary" (output > 0.5) for one such output, else "raw".
+
+        >>> import symbackprop as sb
+        >>> sb.Sequential(4, [sb.Dense(3, "softmax")], loss="cross_entropy").task
+        'classes'
+        """
+        last = self.layers[-1]
+        classifying = self.loss in CLASSIFICATION_LOSSES or (
+            getattr(last, "activation", None) == "softmax"
+        )
+        if not classifying:
+            return "raw"
+        return "binary" if self.outputs == 1 else "classes"
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Parameter names and shapes, in order (W1, b1[, alpha1], W2, b2, ...)."""
@@ -351,6 +371,7 @@ def _module_source(net: Sequential, graph, names, scalars, second_order, cost, t
             f"SCALAR_PARAMS = {scalars!r}",
             f"N_INPUTS = {net.inputs}",
             f"N_OUTPUTS = {net.outputs}",
+            f"TASK = {net.task!r}",
             f"SECOND_ORDER = {second_order}",
             f"COST = {cost.to_dict()!r}",
         ]

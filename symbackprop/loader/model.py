@@ -42,6 +42,7 @@ class CompiledNetwork:
         self._n_params = len(self.param_names)
         take = operator.itemgetter(*self.param_names)
         self._take = take if len(self.param_names) > 1 else (lambda p: (take(p),))
+        self.task: str = module.TASK  # what predict() returns: "classes", "binary" or "raw"
         # prelu's alpha is one number in the kernels: its gradient comes back as a float.
         self._scalar_grads = list(module.SCALAR_PARAMS)
 
@@ -140,6 +141,25 @@ class CompiledNetwork:
             except ValueError:
                 pass  # a shape is wrong: the validating path below says which
         return checked_call(module.hessian, *self._arrays(params), X, Y)
+
+    # Training (symbackprop/training/fit.py sits above the loader: imported when used).
+    def fit(self, params, X, Y, **options):
+        """Train ``params`` in place with minibatches; see :func:`symbackprop.training.fit`."""
+        from ..training.fit import fit
+
+        return fit(self, params, X, Y, **options)
+
+    def predict(self, params, X, **options) -> np.ndarray:
+        """Class indices (or 0/1, or raw outputs, by ``self.task``) for the rows of X."""
+        from ..training.fit import predict
+
+        return predict(self, params, X, **options)
+
+    def evaluate(self, params, X, Y, **options) -> dict:
+        """{"loss": ..., "accuracy": ...} over X, Y."""
+        from ..training.fit import evaluate
+
+        return evaluate(self, params, X, Y, **options)
 
     @property
     def source(self) -> str:

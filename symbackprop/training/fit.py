@@ -8,7 +8,6 @@ or update stops training with NonFiniteError and leaves the last good parameters
 from __future__ import annotations
 
 import math
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from .optimizers import FlatParams, make_optimizer
 
 TASKS = ("classes", "binary", "raw")
 MONITORS = {"val_loss": "min", "val_accuracy": "max", "loss": "min", "accuracy": "max"}
-_CLASSIFICATION_LOSSES = ("cross_entropy", "hinge", "binary_cross_entropy")
 
 
 @dataclass(repr=False)
@@ -325,45 +323,14 @@ def _count(name: str, value, *, low: int) -> int:
     return int(value)
 
 
-_HEADER = re.compile(r"^X -> (?P<layers>.*?); loss (?P<loss>\w+)[^;\n]*; l2 = ", re.MULTILINE)
-_TASKS: dict[str, str] = {}  # generated module path -> task
-
-
 def _task(model, task) -> str:
-    """The task given, else ``model.task`` if it has one, else read from the network that the
-    generated module's header describes ("X -> Dense(32, 'sigmoid') -> ...; loss mse; ...")."""
+    """The task given, else the network's (``model.task``: classes for softmax outputs and
+    classification losses, binary for one such output, raw otherwise)."""
     if task is None:
-        task = getattr(model, "task", None)
-    if task is None:
-        path = getattr(model, "path", None)
-        key = str(path)
-        if key not in _TASKS:
-            _TASKS[key] = _task_from_header(Path(path)) if path is not None else "raw"
-        task = _TASKS[key]
+        task = getattr(model, "task", "raw")
     if task not in TASKS:
         raise SymbackpropError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
     return task
-
-
-def _task_from_header(path: Path) -> str:
-    try:
-        match = _HEADER.search(path.read_text(encoding="utf-8")[:4000])
-    except OSError:
-        return "raw"
-    if match is None:
-        return "raw"
-    last = match["layers"].split(" -> ")[-1]
-    units = re.match(r"\w+\((\d+)", last)
-    activation = re.search(r"'(\w+)'\)$", last)
-    outputs = int(units[1]) if units else 0
-    activation = activation[1] if activation else ""
-    if (
-        activation == "softmax"
-        or match["loss"] in _CLASSIFICATION_LOSSES
-        or activation == "sigmoid"
-    ):
-        return "binary" if outputs == 1 else "classes"
-    return "raw"
 
 
 def _decide(Y_hat: np.ndarray, task: str) -> np.ndarray:
