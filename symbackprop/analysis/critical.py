@@ -260,7 +260,7 @@ def classify(f, vars, point, *, tol=1e-8) -> CriticalPoint:
         except _OutOfTime:
             pass
     x = np.array([float(sp.N(v)) for v in values.values()])
-    return _classify_numeric(_lambdified(f, variables), variables, x, tol, tol)
+    return classify_numeric(_lambdified(f, variables), variables, x, tol, tol)
 
 
 def classify_network(model, params, X, Y, *, tol=None, grad_tol=1e-6) -> NetworkPoint:
@@ -603,7 +603,7 @@ def _classify_solution(f, variables, solution) -> CriticalPoint:
         except _OutOfTime:
             pass
     x = _floats(solution, variables)
-    return _classify_numeric(_lambdified(f, variables), variables, x, 1e-8, EIGENVALUE_TOL)
+    return classify_numeric(_lambdified(f, variables), variables, x, 1e-8, EIGENVALUE_TOL)
 
 
 def _classify_exact(f, variables, point) -> CriticalPoint:
@@ -660,7 +660,10 @@ def _exact_eigenvalues(H) -> tuple:
     return tuple(sorted(roots, key=lambda r: sp.re(sp.N(r, DIGITS))))
 
 
-def _classify_numeric(evaluator, variables, x, grad_tol, eig_tol) -> CriticalPoint:
+def classify_numeric(evaluator, variables, x, grad_tol, eig_tol) -> CriticalPoint:
+    """The CriticalPoint at the float point ``x`` from (value, grad, hessian) callables (a
+    compiled function's, or lambdified ones): critical when |grad| <= grad_tol, an eigenvalue
+    zero when |lambda| <= eig_tol * max(1, max |lambda|)."""
     value_fn, grad_fn, hess_fn = evaluator
     g = np.asarray(grad_fn(x), dtype=np.float64)
     H = np.asarray(hess_fn(x), dtype=np.float64)
@@ -745,7 +748,7 @@ def _numeric_search(f, variables, bounds, starts, seed, tol) -> list[CriticalPoi
         if all(np.linalg.norm(x - y) > 1e-6 * (1 + np.linalg.norm(y)) for y in kept):
             kept.append(x)
     evaluator = (fn, fn.grad, fn.hessian)
-    return [_classify_numeric(evaluator, variables, x, np.inf, EIGENVALUE_TOL) for x in kept]
+    return [classify_numeric(evaluator, variables, x, np.inf, EIGENVALUE_TOL) for x in kept]
 
 
 def _refine(fn, x, bounds, max_iter=100):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..analysis.critical import EIGENVALUE_TOL, CriticalPoint, _classify_numeric
+from ..analysis.critical import EIGENVALUE_TOL, CriticalPoint, classify_numeric
 from ..errors import SymbackpropError
 from .optimizers import OPTIMIZERS, Optimizer, make_optimizer
 
@@ -325,4 +325,4 @@ def _classify_end(fn, x, grad_tol) -> CriticalPoint:
         raise SymbackpropError("classify needs fn.hessian (a compiled function has it)")
     names = getattr(fn, "input_names", None) or [f"x{i + 1}" for i in range(x.size)]
     symbols = [sp.Symbol(str(name)) for name in names]
-    return _classify_numeric((fn, fn.grad, fn.hessian), symbols, x, grad_tol, EIGENVALUE_TOL)
+    return classify_numeric((fn, fn.grad, fn.hessian), symbols, x, grad_tol, EIGENVALUE_TOL)
