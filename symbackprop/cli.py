@@ -6,6 +6,15 @@ Exit statuses: 0 done (``check``: the claim is right), 1 ``check`` found the cla
 could not decide) or the work failed, 2 unusable input (Click's usage errors, and every
 SymbackpropError, printed as one ``error: ...`` line on stderr). ``--json`` prints one JSON
 object on stdout; colour is used only on a terminal (``--no-color`` or $NO_COLOR turn it off).
+
+>>> from click.testing import CliRunner
+>>> print(CliRunner().invoke(main, ["grad", "x^2 y + y", "--wrt", "x,y"]).output, end="")
+f = x**2*y + y
+df/dx = 2*x*y
+df/dy = x**2 + 1
+>>> r = CliRunner().invoke(main, ["check", "log(x)", "--claimed", "1/x^2"])
+>>> r.exit_code, r.output.splitlines()[1]
+(1, 'wrong: at x=0.3, expected 3.33333, claimed 11.1111')
 """
 
 from __future__ import annotations
