@@ -155,6 +155,8 @@ def _formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR"):
         expr = _real(parse(text, variables, allow_new=True))
         if isinstance(expr, sp.MatrixBase):
             raise SymbackpropError(f"{text!r} is a matrix; give one formula per argument")
+        if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise SymbackpropError(f"{text!r} is undefined or infinite (it reads as {expr})")
         exprs.append(expr)
     symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: _natural(s.name))
     if not variables:

@@ -190,6 +190,7 @@ def test_hessian():
         (["grad", "x^2", "--wrt", "x,1y"], ["--wrt", "'1y'"]),
         (["grad", "x^2", "--wrt", "x,x"], ["more than once"]),
         (["grad", "3"], ["no variables"]),
+        (["grad", "1/0 + x"], ["undefined or infinite"]),
         (["hessian", "sin(x", "--wrt", "x"], ["expected ')'"]),
         (["jacobian", r"\begin{pmatrix} x \\ y \end{pmatrix}"], ["matrix"]),
     ],
