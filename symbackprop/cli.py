@@ -155,6 +155,16 @@ def _formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR"):
         expr = _real(parse(text, variables, allow_new=True))
         if isinstance(expr, sp.MatrixBase):
             raise SymbackpropError(f"{text!r} is a matrix; give one formula per argument")
+        # 'relu(x)' with no function relu reads as the product relu*x: say so (not an error,
+        # since 'a(x + 1)' with a constant a means exactly that)
+        known = {v.name for v in variables}
+        for s in sorted(expr.free_symbols, key=lambda s: s.name):
+            if s.name not in known and re.search(rf"(?<![A-Za-z0-9_]){s.name}\s*\(", text):
+                click.echo(
+                    f"note: {s.name}(...) reads as {s.name} times (...): {s.name} is not a "
+                    "known function",
+                    err=True,
+                )
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise SymbackpropError(f"{text!r} is undefined or infinite (it reads as {expr})")
         exprs.append(expr)

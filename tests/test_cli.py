@@ -155,6 +155,14 @@ def test_grad_defaults_and_formula_syntax():
         assert float(g.subs(point)) == pytest.approx(float(expected.subs(point)))
 
 
+def test_unknown_function_names_are_noted():
+    r = cli("grad", "relu(x)", "--wrt", "x")
+    assert r.exit_code == 0 and "df/dx = relu" in r.stdout
+    assert "note: relu(...) reads as relu times (...)" in r.stderr
+    assert cli("grad", "a(x + 1)", "--wrt", "x").stderr.startswith("note: a(...)")
+    assert cli("grad", "sigmoid(x) + x(1 - x)", "--wrt", "x").stderr == ""
+
+
 def test_jacobian():
     r = cli("jacobian", "x y", "x + y", "sin(x)", "--wrt", "x,y")
     assert r.exit_code == 0
