@@ -184,7 +184,7 @@ def cached_module(cache: Cache, key: str, generate):
             pass
     source, ir_digest = generate(timer)
     ir_hash = hashlib.sha256((ir_digest + key).encode()).hexdigest()[:32]
-    path = cache.store(key, ir_hash, source)
+    path = cache.store_or_fallback(key, ir_hash, source)
     if debug.level():
         debug.log(f"generated {path}" + (f":\n{source}" if debug.level() >= 3 else ""))
     module = import_module(path)

@@ -368,3 +368,110 @@ def test_two_builds_of_one_request_write_identical_modules(tmp_path):
         texts.append((module.name, module.read_text(encoding="utf-8")))
     assert texts[0][0] == texts[1][0]  # same content-derived file name ...
     assert texts[0][1] == texts[1][1]  # ... so the same content
+
+
+# ---- hostile entries: never executed, always rebuilt --------------------------------------------
+
+
+def _sentinel_code(sentinel: Path) -> str:
+    return f"open({str(sentinel)!r}, 'w').write('executed')\n"
+
+
+def test_tampered_module_is_never_executed(pristine_cache, tmp_path):
+    """A module changed on disk (valid Python that writes a sentinel file) is not imported: its
+    hash no longer matches the index, so it is rebuilt."""
+    source, _ = pristine_cache
+    cache = tmp_path / "cache"
+    shutil.copytree(source, cache)
+    sentinel = tmp_path / "owned"
+    for p in _generated(cache):
+        p.write_text(_sentinel_code(sentinel) + p.read_text())
+    res = _child(tmp_path, cache)
+    _check_numbers(res)
+    assert _compiled_fresh(res)
+    assert not sentinel.exists(), "tampered cache code was executed"
+
+
+def test_tampered_bytecode_is_never_executed(pristine_cache, tmp_path):
+    """Bytecode swapped for compiled hostile code, its header kept (so Python itself would
+    accept it): the recorded sha256 of the .pyc no longer matches, and the entry is rebuilt."""
+    import importlib.util
+
+    source, _ = pristine_cache
+    cache = tmp_path / "cache"
+    shutil.copytree(source, cache)
+    sentinel = tmp_path / "owned"
+    for p in _generated(cache):
+        pyc = Path(importlib.util.cache_from_source(str(p)))
+        assert pyc.is_file(), "the cache writes bytecode beside each module"
+        hostile = compile(_sentinel_code(sentinel), str(p), "exec")
+        import marshal
+
+        pyc.write_bytes(pyc.read_bytes()[:16] + marshal.dumps(hostile))
+    res = _child(tmp_path, cache)
+    _check_numbers(res)
+    assert not sentinel.exists(), "tampered bytecode was executed"
+
+
+def _entry_files(cache: Path) -> list[Path]:
+    return _generated(cache) + sorted(cache.rglob("*.json"))
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+def test_entries_another_account_could_write_are_ignored(tmp_path, monkeypatch):
+    from symbackprop.loader import cache as cache_module
+
+    t = sp.Symbol("t_foreign", real=True)
+    cache = tmp_path / "cache"
+    sb.compile(sp.sin(t) * t, [t], cache_dir=cache)
+    c = cache_module.Cache(cache)
+    (key,) = c.entries()
+    assert c.lookup(key) is not None
+    for p in _entry_files(cache):  # group-writable: someone else may have changed them
+        p.chmod(0o664)
+    assert c.lookup(key) is None
+    for p in _entry_files(cache):
+        p.chmod(0o600)
+    assert c.lookup(key) is not None
+    real = os.getuid()
+    monkeypatch.setattr(cache_module, "_uid", lambda: real + 1)  # the files now look foreign
+    assert c.lookup(key) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+def test_cache_folders_are_private_and_a_foreign_one_is_not_used(tmp_path, monkeypatch):
+    from symbackprop.loader import cache as cache_module
+
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o755)
+    c = cache_module.Cache(root)
+    for d in (c.base, c.base / "modules", c.base / "index"):
+        assert d.stat().st_mode & 0o777 == 0o700, d
+    real = os.getuid()
+    monkeypatch.setattr(cache_module, "_uid", lambda: real + 1)
+    with pytest.warns(RuntimeWarning, match="belongs to another user"):
+        other = cache_module.Cache(root)
+    assert other.root != root
+
+
+def test_unwritable_cache_falls_back_to_a_private_folder(tmp_path, monkeypatch):
+    """A full (or read-only) cache location: the module goes to a temporary folder, with a
+    warning, and the function still compiles and runs."""
+    from symbackprop.loader import cache as cache_module
+
+    real_write = cache_module.write_atomic
+    calls = []
+
+    def full_disk(path, data):
+        if not calls and str(path).startswith(str(tmp_path)):
+            calls.append(path)
+            raise OSError(28, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(cache_module, "write_atomic", full_disk)
+    t = sp.Symbol("t_full_disk", real=True)
+    with pytest.warns(RuntimeWarning, match="No space left"):
+        fn = sb.compile(sp.cos(t) * t, [t], cache_dir=tmp_path / "cache")
+    assert calls
+    assert not str(fn.path).startswith(str(tmp_path))
+    assert fn.grad([0.5])[0] == pytest.approx(np.cos(0.5) - 0.5 * np.sin(0.5))
