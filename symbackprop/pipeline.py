@@ -22,6 +22,7 @@ from .errors import SymbackpropError
 from .frontend.scalar import to_ir, variable_nodes
 from .ir.evaluate import evaluate
 from .ir.graph import Graph
+from .limits import check_size, check_variables, measure, recursion_guard
 from .loader.cache import Cache
 from .loader.compiled import STAGE_SECONDS_PLACEHOLDER, CompiledFunction, import_module
 from .passes import optimize
@@ -133,12 +134,24 @@ def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
     """
     exprs, vector = _expressions(f)
     variables = _variables(vars)
-    consts = _constants(constants, variables, exprs)
-    _check_free_symbols(exprs, variables, consts)
+    check_variables(len(variables))
+    # One iterative walk: size and depth limits, free symbols, and hashes cached bottom-up (so
+    # nothing below recurses through SymPy's own hashing or free_symbols on a deep tree).
+    size = check_size(exprs, "f")
+    _check_matrix(exprs, size)
+    free = size.free_symbols
+    consts = _constants(constants, variables, free)
+    _check_free_symbols(free, variables, consts)
     request = Request(tuple(exprs), tuple(variables), tuple(consts.items()), vector, cache_dir)
-    module, path, seconds = build(request, second_order=False)
-    upgrade = None if vector else (lambda: build(request, second_order=True))
+    with recursion_guard("sb.compile", exprs):  # a safety net: the path above is iterative
+        module, path, seconds = build(request, second_order=False)
+    upgrade = None if vector else (lambda: _guarded_build(request))
     return CompiledFunction(module, path, seconds, upgrade)
+
+
+def _guarded_build(request: Request):
+    with recursion_guard("sb.compile (second derivatives)", request.exprs):
+        return build(request, second_order=True)
 
 
 def build(request: Request, second_order: bool):
@@ -215,11 +228,18 @@ def _one_expression(e, k) -> sp.Basic:
         return sp.Float(float(e)) if isinstance(e, (float, np.floating)) else sp.Integer(int(e))
     if not isinstance(e, sp.Expr):
         raise SymbackpropError(f"{where} must be a SymPy expression; got {type(e).__name__}: {e!r}")
-    if isinstance(e, sp.MatrixExpr) or e.has(sp.MatrixSymbol):
+    if isinstance(e, sp.MatrixExpr):
         raise SymbackpropError(
             f"{where} is a matrix expression; compile scalar expressions or a list of them"
         )
     return e
+
+
+def _check_matrix(exprs, size) -> None:
+    if any(issubclass(t, sp.MatrixExpr) for t in size.types):  # e.g. a MatrixSymbol's element
+        raise SymbackpropError(
+            "f contains a matrix expression; compile scalar expressions or a list of them"
+        )
 
 
 def _variables(vars) -> list[sp.Symbol]:
@@ -242,7 +262,7 @@ def _variables(vars) -> list[sp.Symbol]:
     return variables
 
 
-def _constants(constants, variables, exprs) -> dict[sp.Symbol, float]:
+def _constants(constants, variables, free) -> dict[sp.Symbol, float]:
     if constants is None:
         return {}
     if not isinstance(constants, Mapping):
@@ -250,7 +270,7 @@ def _constants(constants, variables, exprs) -> dict[sp.Symbol, float]:
     # A name means the symbol of that name in the expressions or variables, whatever its
     # assumptions (Symbol("a") and Symbol("a", real=True) are different symbols to SymPy).
     by_name: dict[str, sp.Symbol] = {}
-    for sym in set(variables).union(*(e.free_symbols for e in exprs)):
+    for sym in set(variables) | set(free):
         by_name.setdefault(str(sym), sym)
     out: dict[sp.Symbol, float] = {}
     for k, v in constants.items():
@@ -266,14 +286,13 @@ def _constants(constants, variables, exprs) -> dict[sp.Symbol, float]:
     return out
 
 
-def _check_free_symbols(exprs, variables, consts) -> None:
+def _check_free_symbols(free, variables, consts) -> None:
     known = set(variables) | set(consts)
-    for e in exprs:
-        for s in sorted(e.free_symbols - known, key=str):
-            raise SymbackpropError(
-                f"free symbol {s} is neither a variable nor a constant; add it to vars or "
-                f"give its value with constants={{{s}: ...}}"
-            )
+    for s in sorted(set(free) - known, key=str):
+        raise SymbackpropError(
+            f"free symbol {s} is neither a variable nor a constant; add it to vars or "
+            f"give its value with constants={{{s}: ...}}"
+        )
 
 
 # ---- module text ---------------------------------------------------------------------------
@@ -354,15 +373,17 @@ def _check_point(graph: Graph, n: int) -> np.ndarray:
 def _brief(expr: sp.Basic, limit: int) -> str:
     """str(expr) cut to ``limit`` characters; large trees are not printed at all (SymPy's
     printer sorts terms and takes seconds on expressions with thousands of nodes)."""
-    size = 0
-    for _ in sp.preorder_traversal(expr):
-        size += 1
-        if size > limit:
-            return (
-                f"<expression with more than {limit} nodes: {type(expr).__name__} of "
-                f"{len(expr.args)} terms>"
-            )
-    text = str(expr)
+    text = None
+    if measure([expr]).tree_size <= limit:
+        try:
+            text = str(expr)
+        except RecursionError:  # SymPy's printer recurses: a deep chain of few nodes
+            pass
+    if text is None:
+        return (
+            f"<expression with more than {limit} nodes or too deep to print: "
+            f"{type(expr).__name__} of {len(expr.args)} terms>"
+        )
     return text if len(text) <= limit else text[: limit - 5] + " ..."
 
 

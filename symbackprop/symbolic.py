@@ -1,6 +1,7 @@
 """Symbolic derivatives as SymPy matrices: gradient, Jacobian, Hessian.
 
-Each entry is simplified only when that is cheap (small expressions), so large inputs stay fast.
+Each entry is simplified only when that is cheap (small expressions, within the SIMPLIFY_SECONDS
+budget of symbackprop.limits for the whole call), so large inputs stay fast.
 """
 
 from __future__ import annotations
@@ -8,17 +9,20 @@ from __future__ import annotations
 import sympy as sp
 
 from .errors import SymbackpropError
+from .limits import Deadline, check_size, recursion_guard, simplify_within
 
 # Entries with at most this many operations get sympy.simplify; larger ones are left as
 # differentiated (simplify's cost grows quickly and can stall on big expressions).
 SIMPLIFY_MAX_OPS = 40
 
 
-def _cheap_simplify(e: sp.Expr) -> sp.Expr:
-    if e.count_ops() > SIMPLIFY_MAX_OPS:
+def _cheap_simplify(e: sp.Expr, deadline: Deadline) -> sp.Expr:
+    """``simplify(e)`` if e is small, the result is not larger, and the call's time budget
+    (shared by all entries) allows; otherwise e as differentiated."""
+    if deadline.expired() or e.count_ops() > SIMPLIFY_MAX_OPS:
         return e
-    s = sp.simplify(e)
-    return s if sp.count_ops(s) <= sp.count_ops(e) else e
+    s = simplify_within(e, deadline)
+    return s if s is not None and sp.count_ops(s) <= sp.count_ops(e) else e
 
 
 def _symbols(vars) -> list[sp.Symbol]:
@@ -48,7 +52,11 @@ def grad(f, vars) -> sp.Matrix:
     [x**2 + 1]])
     """
     f = _expr(f)
-    return sp.Matrix([_cheap_simplify(sp.diff(f, v)) for v in _symbols(vars)])
+    vs = _symbols(vars)
+    check_size([f])
+    deadline = Deadline()
+    with recursion_guard("sb.grad", [f]):
+        return sp.Matrix([_cheap_simplify(sp.diff(f, v), deadline) for v in vs])
 
 
 def jacobian(fs, vars) -> sp.Matrix:
@@ -66,7 +74,10 @@ def jacobian(fs, vars) -> sp.Matrix:
         raise SymbackpropError("fs is empty: give at least one expression")
     exprs = [_expr(e, f"fs[{k}]") for k, e in enumerate(items)]
     vs = _symbols(vars)
-    return sp.Matrix([[_cheap_simplify(sp.diff(e, v)) for v in vs] for e in exprs])
+    check_size(exprs, "fs")
+    deadline = Deadline()
+    with recursion_guard("sb.jacobian", exprs):
+        return sp.Matrix([[_cheap_simplify(sp.diff(e, v), deadline) for v in vs] for e in exprs])
 
 
 def hessian(f, vars) -> sp.Matrix:
@@ -82,9 +93,12 @@ def hessian(f, vars) -> sp.Matrix:
     f = _expr(f)
     vs = _symbols(vars)
     n = len(vs)
-    first = [sp.diff(f, v) for v in vs]
-    H = sp.zeros(n, n)
-    for i in range(n):
-        for j in range(i, n):
-            H[i, j] = H[j, i] = _cheap_simplify(sp.diff(first[i], vs[j]))
+    check_size([f])
+    deadline = Deadline()
+    with recursion_guard("sb.hessian", [f]):
+        first = [sp.diff(f, v) for v in vs]
+        H = sp.zeros(n, n)
+        for i in range(n):
+            for j in range(i, n):
+                H[i, j] = H[j, i] = _cheap_simplify(sp.diff(first[i], vs[j]), deadline)
     return H
