@@ -33,7 +33,7 @@ from .loader.cache import Cache
 from .loader.compiled import STAGE_SECONDS_PLACEHOLDER
 from .loader.model import CompiledNetwork
 from .passes import optimize
-from .pipeline import Stages, cache_key, cached_module
+from .pipeline import Stages, cache_key, cached_module, check_cache_dir
 from .printer.module import render
 from .printer.numba import Kernel, NumbaPrinter
 
@@ -59,13 +59,18 @@ class Sequential:
     def __init__(self, inputs: int, layers: Sequence, loss: str = "mse", l2: float = 0.0):
         if isinstance(inputs, bool) or not isinstance(inputs, (int, np.integer)) or inputs < 1:
             raise SymbackpropError(f"inputs must be a positive integer; got {inputs!r}")
-        layers = list(layers)
+        try:
+            layers = list(layers)
+        except TypeError:
+            raise SymbackpropError(
+                f"layers must be a list of sb.Dense / sb.Maxout; got {layers!r}"
+            ) from None
         if not layers:
             raise SymbackpropError("layers is empty: give at least one sb.Dense or sb.Maxout")
         for k, layer in enumerate(layers, start=1):
             if not isinstance(layer, (Dense, Maxout)):
                 raise SymbackpropError(f"layer {k} is {layer!r}; expected sb.Dense or sb.Maxout")
-        if loss not in LOSSES:
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise SymbackpropError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
         try:
             l2 = float(l2)
@@ -104,6 +109,12 @@ class Sequential:
         """Initial parameters: He-normal weights for relu-like layers (and Maxout) with a
         small positive bias (0.01, so units start active), Glorot-uniform weights and zero
         bias otherwise; prelu's alpha starts at 0.25."""
+        if (
+            isinstance(seed, (bool, np.bool_))
+            or not isinstance(seed, (int, np.integer))
+            or seed < 0
+        ):
+            raise SymbackpropError(f"seed must be a non-negative integer; got {seed!r}")
         rng = np.random.default_rng(seed)
         params: dict[str, np.ndarray] = {}
         shapes = self.param_shapes()
@@ -124,6 +135,7 @@ class Sequential:
 
     def compile(self, cache_dir=None) -> CompiledNetwork:
         """Generate, cache and load forward, loss and gradient code (the Hessian's on first use)."""
+        cache_dir = check_cache_dir(cache_dir)
         module, path, seconds = _build(self, False, cache_dir)
         return CompiledNetwork(module, path, seconds, lambda: _build(self, True, cache_dir))
 

@@ -8,6 +8,7 @@ without any SymPy or Numba work.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -142,7 +143,9 @@ def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
     free = size.free_symbols
     consts = _constants(constants, variables, free)
     _check_free_symbols(free, variables, consts)
-    request = Request(tuple(exprs), tuple(variables), tuple(consts.items()), vector, cache_dir)
+    request = Request(
+        tuple(exprs), tuple(variables), tuple(consts.items()), vector, check_cache_dir(cache_dir)
+    )
     with recursion_guard("sb.compile", exprs):  # a safety net: the path above is iterative
         module, path, seconds = build(request, second_order=False)
     upgrade = None if vector else (lambda: _guarded_build(request))
@@ -240,6 +243,16 @@ def _check_matrix(exprs, size) -> None:
         raise SymbackpropError(
             "f contains a matrix expression; compile scalar expressions or a list of them"
         )
+
+
+def check_cache_dir(cache_dir):
+    """``cache_dir`` if it is None, a str or a path; else SymbackpropError."""
+    if cache_dir is None or isinstance(cache_dir, (str, os.PathLike)):
+        return cache_dir
+    raise SymbackpropError(
+        f"cache_dir must be a folder path (str or pathlib.Path) or None; got "
+        f"{type(cache_dir).__name__}: {cache_dir!r}"
+    )
 
 
 def _variables(vars) -> list[sp.Symbol]:

@@ -26,7 +26,10 @@ def _cheap_simplify(e: sp.Expr, deadline: Deadline) -> sp.Expr:
 
 
 def _symbols(vars) -> list[sp.Symbol]:
-    vs = [vars] if isinstance(vars, sp.Symbol) else list(vars)
+    try:
+        vs = [vars] if isinstance(vars, sp.Symbol) else list(vars)
+    except TypeError:
+        raise SymbackpropError(f"vars must be a list of SymPy symbols; got {vars!r}") from None
     if not vs:
         raise SymbackpropError("vars is empty: give the variables to differentiate with respect to")
     for v in vs:

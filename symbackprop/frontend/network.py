@@ -60,7 +60,7 @@ def _check_activation(activation) -> str | sp.Lambda:
             )
         _lambda_body(activation, f"activation {activation}")  # fails now if it cannot compile
         return activation
-    if activation not in ACTIVATION_NAMES:
+    if not isinstance(activation, str) or activation not in ACTIVATION_NAMES:
         raise SymbackpropError(
             f"unknown activation {activation!r}; known: "
             f"{', '.join(ACTIVATION_NAMES)}, or a sympy.Lambda"
