@@ -17,6 +17,7 @@ from numba.core import event
 
 from ..cost import CostReport
 from ..errors import SymbackpropError
+from ..limits import check_dense_hessian, hessian_batch
 from .cache import check_writable_target, write_atomic
 
 
@@ -182,9 +183,12 @@ class CompiledFunction:
 
         Its code is generated on the first call (and cached like the rest).
         """
-        self._second_order()
         if type(x) is _NDARRAY and x.dtype is _F64 and x.shape == self._scalar_shape:
+            if self._hessian is None:  # refuse an impossible size before generating code
+                check_dense_hessian(x.size, "hessian")
+            self._second_order()
             return self._hessian(x)
+        check_dense_hessian(self.n_inputs, "hessian", hessian_batch(x))
         return checked_call(self._second_order().hessian, x)
 
     def hvp(self, x, v):

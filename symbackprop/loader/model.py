@@ -13,6 +13,7 @@ import numpy as np
 
 from ..cost import CostReport
 from ..errors import SymbackpropError
+from ..limits import check_dense_hessian
 from .cache import write_atomic
 from .compiled import _F64, checked_call, cost_report, save_target, saved_text
 
@@ -133,6 +134,9 @@ class CompiledNetwork:
     def hessian(self, params, X, Y) -> np.ndarray:
         """The exact (P, P) Hessian over all parameters, flattened C-order in the order of
         ``init_params``; its code is generated on the first call."""
+        if self._full is None:  # refuse an impossible size before generating code
+            size = sum(int(np.prod(shape)) for shape in self.param_shapes.values())
+            check_dense_hessian(size, "model.hessian")
         module = self._second_order()
         args = self._fast_arrays(params, X, Y)
         if args is not None:
