@@ -381,14 +381,6 @@ JUNK = st.sampled_from(
 # minimal reproducer below marked xfail(strict=True): once fixed, its XPASS fails, and the
 # entry here and the marker are removed.
 KNOWN_BUGS = {
-    "loader": [("TypeError", r"convert|float\(\) argument|must be a string or a real number")],
-    "model": [
-        ("IndexError", r"only integers|invalid index"),
-        ("TypingError", r"nopython"),
-        ("NumbaTypeError", r"Unsupported array type"),
-        ("TypeError", r"not enough arguments|convert|float\(\) argument|real number"),
-    ],
-    "save": [("TypeError", r"expected str, bytes or os.PathLike")],
     "check": [
         ("TypeError", r"."),
         ("KeyError", r"."),
@@ -454,7 +446,7 @@ SCALAR_METHODS = ["__call__", "grad", "value_and_grad", "hessian"]
 @given(junk=JUNK)
 def test_compiled_function_methods_take_any_input(fns, vector, method, junk):
     fn = fns[vector]
-    result, error = _call(getattr(fn, method), junk, known=["loader"])
+    result, error = _call(getattr(fn, method), junk)
     if error is None and not vector:
         _same_as_float_array(result, getattr(fn, method), junk)
 
@@ -463,13 +455,13 @@ def test_compiled_function_methods_take_any_input(fns, vector, method, junk):
 def test_hvp_jacobian_and_save_take_any_input(fns, argument, junk):
     fn, vfn = fns
     if argument == "x":
-        _call(fn.hvp, junk, np.ones(2), known=["loader"])
+        _call(fn.hvp, junk, np.ones(2))
     elif argument == "v":
-        _call(fn.hvp, np.ones(2), junk, known=["loader"])
+        _call(fn.hvp, np.ones(2), junk)
     elif argument == "jacobian":
-        _call(vfn.jacobian, junk, known=["loader"])
+        _call(vfn.jacobian, junk)
     elif not (isinstance(junk, str) and junk.endswith(".py")):
-        _call(fn.save, junk, known=["save"])
+        _call(fn.save, junk)
 
 
 @given(junk=JUNK, where=st.sampled_from(["f", "vars", "constants", "constant value", "cache_dir"]))
@@ -541,9 +533,9 @@ def test_model_methods_take_any_input(small_net, method, junk, where):
     if method == "forward":
         if where == "Y":
             return
-        _call(call, args["params"], args["X"], known=["model"])
+        _call(call, args["params"], args["X"])
     else:
-        _call(call, args["params"], args["X"], args["Y"], known=["model"])
+        _call(call, args["params"], args["X"], args["Y"])
 
 
 @given(junk=JUNK, where=st.sampled_from(["f", "wrt", "claimed", "samples"]))
@@ -614,34 +606,29 @@ def _xfail(kind):
     return pytest.mark.xfail(strict=True, reason=f"known bug ({kind}): see KNOWN_BUGS")
 
 
-@_xfail("loader: checked_call converts only ValueError (loader/compiled.py)")
-def test_bug_compiled_function_with_a_symbol_input(fns):
+def test_regression_compiled_function_with_a_symbol_input(fns):
     with pytest.raises(sb.SymbackpropError):
         fns[0].grad(sp.Symbol("x"))
 
 
-@_xfail("save_target: Path(None) (loader/compiled.py)")
-def test_bug_save_to_none(fns):
+def test_regression_save_to_none(fns):
     with pytest.raises(sb.SymbackpropError):
         fns[0].save(None)
 
 
-@_xfail("model._fast_arrays: ndarray params -> IndexError (loader/model.py)")
-def test_bug_model_forward_with_array_params(small_net):
+def test_regression_model_forward_with_array_params(small_net):
     net, model, params = small_net
     with pytest.raises(sb.SymbackpropError):
         model.forward(np.zeros(2), np.ones((4, 2)))
 
 
-@_xfail("model._fast_arrays: a 1-D W1 reaches the kernel -> numba TypingError (loader/model.py)")
-def test_bug_model_forward_with_a_wrong_ndim_parameter(small_net):
+def test_regression_model_forward_with_a_wrong_ndim_parameter(small_net):
     net, model, params = small_net
     with pytest.raises(sb.SymbackpropError, match="W1"):
         model.forward({**params, "W1": np.zeros(2)}, np.ones((4, 2)))
 
 
-@_xfail("model._fast_arrays: Y=None taken as 'no Y' -> TypeError (loader/model.py)")
-def test_bug_model_loss_and_grad_with_y_none(small_net):
+def test_regression_model_loss_and_grad_with_y_none(small_net):
     net, model, params = small_net
     with pytest.raises(sb.SymbackpropError, match="Y"):
         model.loss_and_grad(params, np.ones((4, 2)), None)

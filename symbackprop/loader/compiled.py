@@ -70,6 +70,8 @@ STAGE_SECONDS_PLACEHOLDER = "written by save() (cached copies leave them out)"
 
 def save_target(path) -> Path:
     """``path`` as a Path, checked before any work: a .py file in an existing folder."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise SymbackpropError(f"save path must be a str or path; got {type(path).__name__}")
     target = Path(path)
     if target.suffix != ".py":
         raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
@@ -85,11 +87,14 @@ def saved_text(path: Path, report: CostReport) -> bytes:
 
 
 def checked_call(function, *args):
-    """A generated module's validating entry point; its ValueError becomes SymbackpropError."""
+    """A generated module's validating entry point; its ValueError becomes SymbackpropError,
+    and so does a TypeError (an input NumPy cannot read as numbers, such as a SymPy symbol)."""
     try:
         return function(*args)
     except ValueError as exc:
         raise SymbackpropError(str(exc)) from None
+    except TypeError as exc:
+        raise SymbackpropError(f"inputs must be arrays of numbers: {exc}") from None
 
 
 def cost_report(first, full, seconds: dict[str, float]) -> CostReport:

@@ -18,6 +18,9 @@ from .cache import write_atomic
 from .compiled import _F64, checked_call, cost_report, save_target, saved_text
 
 
+_NO_Y = object()  # forward() passes no Y; None is a Y, and a wrong one
+
+
 class CompiledNetwork:
     """A network compiled by ``Sequential.compile()``.
 
@@ -46,6 +49,9 @@ class CompiledNetwork:
         self.task: str = module.TASK  # what predict() returns: "classes", "binary" or "raw"
         # prelu's alpha is one number in the kernels: its gradient comes back as a float.
         self._scalar_grads = list(module.SCALAR_PARAMS)
+        # Dimensions the kernels were compiled for: params, then X and Y (Numba would try to
+        # compile another version for any other, and fail with a typing error).
+        self._ndims = tuple(len(s) for s in module.PARAM_SHAPES) + (2, 2)
 
     def _second_order(self):
         if self._full is None:
@@ -54,17 +60,17 @@ class CompiledNetwork:
             self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
         return self._full
 
-    def _fast_arrays(self, params, X, Y=None) -> tuple | None:
-        """The arguments as they are, if they are float64 arrays, else None. Shapes are
-        checked inside the kernels (compiled code), which raise ValueError."""
+    def _fast_arrays(self, params, X, Y=_NO_Y) -> tuple | None:
+        """The arguments as they are, if they are float64 arrays of the right dimensions, else
+        None. Sizes are checked inside the kernels (compiled code), which raise ValueError."""
+        if type(params) is not dict or len(params) != self._n_params:
+            return None
         try:
-            args = self._take(params) + ((X,) if Y is None else (X, Y))
-            for value in args:
-                if value.dtype is not _F64:
+            args = self._take(params) + ((X,) if Y is _NO_Y else (X, Y))
+            for value, ndim in zip(args, self._ndims):
+                if value.dtype is not _F64 or value.ndim != ndim:
                     return None
         except (KeyError, TypeError, AttributeError):
-            return None
-        if len(params) != self._n_params or X.ndim != 2 or (Y is not None and Y.ndim != 2):
             return None
         return args
 
