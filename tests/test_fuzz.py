@@ -376,26 +376,9 @@ JUNK = st.sampled_from(
 )  # fmt: skip
 
 
-# Known bugs in files this test's author may not edit: (exception type name, message pattern).
-# The fuzz tests tolerate exactly these (so they keep guarding everything else); each has a
-# minimal reproducer below marked xfail(strict=True): once fixed, its XPASS fails, and the
-# entry here and the marker are removed.
-KNOWN_BUGS = {
-    "check": [
-        ("TypeError", r"."),
-        ("KeyError", r"."),
-        ("ValueError", r"could not convert|inhomogeneous|setting an array element"),
-    ],
-    "critical": [("TypeError", r"NaN comparison|convert complex|truth value of Relational")],
-    "explain": [("TypeError", r"not iterable")],
-}
-
-
-def _call(fn, *args, known=(), **kwargs):
-    """fn(...) either returns or raises SymbackpropError; anything else fails the test unless
-    it matches a known bug listed for this call. Returns (result, error)."""
-    import re
-
+def _call(fn, *args, **kwargs):
+    """fn(...) either returns or raises SymbackpropError (saying what is wrong); anything else
+    fails the test. Returns (result, error)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -403,12 +386,6 @@ def _call(fn, *args, known=(), **kwargs):
         except sb.SymbackpropError as error:
             assert str(error), "an error must say what is wrong"
             return None, error
-        except Exception as error:
-            for kind in known:
-                for name, pattern in KNOWN_BUGS[kind]:
-                    if type(error).__name__ == name and re.search(pattern, str(error)):
-                        return None, error
-            raise
 
 
 @pytest.fixture(scope="module")
@@ -547,7 +524,6 @@ def test_check_derivative_takes_any_input(junk, where):
         args["wrt"],
         args["claimed"],
         samples=args["samples"],
-        known=["check"],
     )
 
 
@@ -564,7 +540,7 @@ def test_check_gradient_takes_any_input(junk, where):
         args.update(value_fn=lambda v: junk, grad_fn=lambda v: junk)
     else:
         args[where] = junk
-    _call(sb.check_gradient, args["value_fn"], args["grad_fn"], args["x"], known=["check"])
+    _call(sb.check_gradient, args["value_fn"], args["grad_fn"], args["x"])
 
 
 @given(junk=JUNK, where=st.sampled_from(["f", "vars", "point", "point value"]))
@@ -578,9 +554,9 @@ def test_classify_and_critical_points_take_any_input(junk, where):
         point = junk
     else:
         point = {x: junk, y: 0}
-    _call(sb.classify, f, vs, point, known=["critical"])
+    _call(sb.classify, f, vs, point)
     if where in ("f", "vars") and not isinstance(junk, (str, bytes)):
-        _call(sb.critical_points, f, vs, known=["critical"])
+        _call(sb.critical_points, f, vs)
 
 
 @given(junk=JUNK, where=st.sampled_from(["f", "wrt", "at", "at value"]))
@@ -590,7 +566,7 @@ def test_explain_takes_any_input(junk, where):
         args["at"] = {x: junk, y: 2.0}
     else:
         args[where] = junk
-    _call(sb.explain, args["f"], args["wrt"], args["at"], known=["explain"])
+    _call(sb.explain, args["f"], args["wrt"], args["at"])
 
 
 def test_no_junk_file_was_written():
@@ -599,11 +575,7 @@ def test_no_junk_file_was_written():
         assert not pathlib.Path(name).exists(), name
 
 
-# ---- reproducers of the known bugs (strict xfail: an XPASS means fixed, drop the marker) --------
-
-
-def _xfail(kind):
-    return pytest.mark.xfail(strict=True, reason=f"known bug ({kind}): see KNOWN_BUGS")
+# ---- regressions: inputs the fuzz tests found raising something else than SymbackpropError ----
 
 
 def test_regression_compiled_function_with_a_symbol_input(fns):
@@ -634,49 +606,41 @@ def test_regression_model_loss_and_grad_with_y_none(small_net):
         model.loss_and_grad(params, np.ones((4, 2)), None)
 
 
-@_xfail("check_derivative: claimed nan -> TypeError (analysis/check.py)")
-def test_bug_check_derivative_with_a_nan_claim():
+def test_regression_check_derivative_with_a_nan_claim():
     with pytest.raises(sb.SymbackpropError):
         sb.check_derivative(x**2, x, math.nan)
 
 
-@_xfail("check_derivative: claimed zoo -> KeyError (analysis/check.py)")
-def test_bug_check_derivative_with_a_zoo_claim():
+def test_regression_check_derivative_with_a_zoo_claim():
     with pytest.raises(sb.SymbackpropError):
         sb.check_derivative(x**2, x, sp.zoo)
 
 
-@_xfail("check_derivative: a 0-d array f -> TypeError (analysis/check.py)")
-def test_bug_check_derivative_with_a_0d_array():
+def test_regression_check_derivative_with_a_0d_array():
     with pytest.raises(sb.SymbackpropError):
         sb.check_derivative(np.array(1.0), x, "0")
 
 
-@_xfail("check_gradient: a non-callable value_fn -> TypeError (analysis/check.py)")
-def test_bug_check_gradient_with_a_non_callable():
+def test_regression_check_gradient_with_a_non_callable():
     with pytest.raises(sb.SymbackpropError):
         sb.check_gradient(None, None, np.ones(2))
 
 
-@_xfail("check_gradient: x='x' -> plain ValueError (analysis/check.py)")
-def test_bug_check_gradient_with_a_string_point():
+def test_regression_check_gradient_with_a_string_point():
     with pytest.raises(sb.SymbackpropError):
         sb.check_gradient(lambda v: 0.0, lambda v: np.zeros(1), "x")
 
 
-@_xfail("classify: a NaN coordinate -> TypeError 'Invalid NaN comparison' (analysis/critical.py)")
-def test_bug_classify_at_a_nan_point():
+def test_regression_classify_at_a_nan_point():
     with pytest.raises(sb.SymbackpropError):
         sb.classify(x**2 - y**2, [x, y], {x: math.nan, y: 0})
 
 
-@_xfail("classify: an undefined function -> TypeError (analysis/critical.py)")
-def test_bug_classify_an_undefined_function():
+def test_regression_classify_an_undefined_function():
     with pytest.raises(sb.SymbackpropError):
         sb.classify(sp.Function("g")(x), [x, y], {x: 0, y: 0})
 
 
-@_xfail("explain: a non-iterable wrt -> TypeError (analysis/explain.py)")
-def test_bug_explain_with_a_number_for_wrt():
+def test_regression_explain_with_a_number_for_wrt():
     with pytest.raises(sb.SymbackpropError):
         sb.explain(x * y, 3, {x: 1.0, y: 2.0})

@@ -133,7 +133,9 @@ def _close(e, c, rtol=RTOL) -> bool:
 
 
 def _is_sequence(v) -> bool:
-    return isinstance(v, (list, tuple, sp.MatrixBase, np.ndarray))
+    if isinstance(v, np.ndarray):
+        return v.ndim > 0  # a 0-d array is one number
+    return isinstance(v, (list, tuple, sp.MatrixBase))
 
 
 def _as_expr(item, names: dict[str, sp.Symbol], latex, what: str) -> sp.Expr | sp.Matrix:
@@ -146,8 +148,12 @@ def _as_expr(item, names: dict[str, sp.Symbol], latex, what: str) -> sp.Expr | s
     if isinstance(item, bool) or not isinstance(item, (sp.Basic, int, float, np.number)):
         raise SymbackpropError(f"{what} must be text, a SymPy expression or a number; got {item!r}")
     if isinstance(item, (float, np.floating)):
+        if not np.isfinite(item):
+            raise SymbackpropError(f"{what} is {item}, not a finite number")
         return sp.Rational(repr(float(item)))  # 0.01 is 1/100, as when written as text
     expr = sp.sympify(item)
+    if expr.is_number and expr.is_finite is not True:  # zoo, oo, nan (not a case of a Piecewise)
+        raise SymbackpropError(f"{what} is {expr}: infinite or undefined, not a derivative")
     undefined = sorted({str(g.func) for g in expr.atoms(AppliedUndef)})
     if undefined:
         raise SymbackpropError(f"{what} uses undefined function(s) {', '.join(undefined)}")
@@ -172,6 +178,8 @@ def _functions(f, wrt, latex) -> tuple[list[sp.Expr], bool]:
         what = f"f[{k}]" if is_list else "f"
         if isinstance(item, str):
             out.append(parse(item, known, latex, allow_new=True))
+        elif isinstance(item, np.ndarray) and item.ndim == 0:
+            out.append(sp.sympify(item.item()))
         elif isinstance(item, (sp.Expr, int, float)) and not isinstance(item, bool):
             out.append(sp.sympify(item))
         else:
@@ -545,6 +553,14 @@ def _central(value, x, i, h) -> tuple[float, float]:
     return (fp - fm) / (plus[i] - minus[i]), max(abs(fp), abs(fm))
 
 
+def _numbers(result, name: str) -> np.ndarray:
+    """What a user's function returned, as float64 numbers, or an error naming the function."""
+    try:
+        return np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SymbackpropError(f"{name} returned {result!r}, not numbers") from None
+
+
 def check_gradient(value_fn, grad_fn, x, *, rtol: float = 1e-6) -> GradientCheck:
     """Compare ``grad_fn(x)`` with centered finite differences of ``value_fn`` at ``x``.
 
@@ -565,17 +581,23 @@ def check_gradient(value_fn, grad_fn, x, *, rtol: float = 1e-6) -> GradientCheck
     >>> r.ok, r.worst
     (False, 1)
     """
-    x = np.array(x, dtype=np.float64)
+    for name, fn in (("value_fn", value_fn), ("grad_fn", grad_fn)):
+        if not callable(fn):
+            raise SymbackpropError(f"{name} must be a function of x; got {type(fn).__name__}")
+    try:
+        x = np.array(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SymbackpropError(f"x must be an array of numbers; got {x!r}") from None
     if x.ndim != 1 or x.size == 0:
         raise SymbackpropError(f"x must be a non-empty 1-D array; got shape {x.shape}")
 
     def value(point) -> float:
-        v = np.asarray(value_fn(point), dtype=np.float64)
+        v = _numbers(value_fn(point), "value_fn")
         if v.size != 1:
             raise SymbackpropError(f"value_fn must return a scalar; got shape {v.shape}")
         return float(v.reshape(()))
 
-    analytic = np.array(grad_fn(x.copy()), dtype=np.float64)
+    analytic = _numbers(grad_fn(x.copy()), "grad_fn").copy()
     if analytic.shape != x.shape:
         raise SymbackpropError(
             f"grad_fn returned shape {analytic.shape}; expected {x.shape} (one entry per x)"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..errors import SymbackpropError
 from ..pipeline import compile as compile_function
@@ -347,6 +348,9 @@ def _check_function(f, vars) -> tuple[sp.Expr, list[sp.Symbol]]:
         raise SymbackpropError(
             f"f must be one scalar SymPy expression; got {type(f).__name__}: {f!r}"
         )
+    undefined = sorted({str(g.func) for g in f.atoms(AppliedUndef)})
+    if undefined:
+        raise SymbackpropError(f"f uses undefined function(s) {', '.join(undefined)}")
     extra = sorted(f.free_symbols - set(variables), key=str)
     if extra:
         raise SymbackpropError(
@@ -390,6 +394,8 @@ def _point(point, variables) -> dict:
             value = None
         if not isinstance(value, sp.Expr) or value.free_symbols or not value.is_number:
             raise SymbackpropError(f"point value for {v} is not a number: {given[v]!r}")
+        if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+            raise SymbackpropError(f"point value for {v} is {value}: not a finite number")
         out[v] = value
     return out
 

@@ -409,7 +409,10 @@ def _sweep(nodes: list[_Node], point: dict, wrt: set) -> _Sweep:
 
 
 def _wrt(f: sp.Expr, wrt) -> tuple[sp.Symbol, ...]:
-    vs = [wrt] if isinstance(wrt, sp.Symbol) else list(wrt)
+    try:
+        vs = [wrt] if isinstance(wrt, sp.Symbol) else list(wrt)
+    except TypeError:
+        raise SymbackpropError(f"wrt must be a symbol or a list of symbols; got {wrt!r}") from None
     if not vs:
         raise SymbackpropError("wrt is empty: give the variables to differentiate with respect to")
     for v in vs:
