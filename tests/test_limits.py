@@ -239,10 +239,6 @@ def test_hessian_batch():
     assert limits.hessian_batch(None) == 1
 
 
-WIRED = "needs the check_dense_hessian call in loader/compiled.py and loader/model.py"
-
-
-@pytest.mark.xfail(strict=True, reason=WIRED)
 def test_model_hessian_of_a_large_network_is_refused_before_generating_code(cache_dir):
     net = sb.Sequential(**MNIST_NET)
     model = net.compile()
@@ -255,7 +251,6 @@ def test_model_hessian_of_a_large_network_is_refused_before_generating_code(cach
     assert model._full is None  # no second-order code was generated
 
 
-@pytest.mark.xfail(strict=True, reason=WIRED)
 def test_compiled_hessian_over_the_limit_is_refused(monkeypatch):
     xs = sp.symbols("x0:4")
     fn = sb.compile(sum(v**3 for v in xs), xs)
