@@ -21,6 +21,7 @@ from .cost import CostReport, count_ops
 from .derivatives.program import scalar_program, vector_program
 from .errors import SymbackpropError
 from .frontend.scalar import to_ir, variable_nodes
+from .frontend.symbols import symbol_list
 from .ir.evaluate import evaluate
 from .ir.graph import Graph
 from .limits import check_size, check_variables, measure, recursion_guard
@@ -256,23 +257,7 @@ def check_cache_dir(cache_dir):
 
 
 def _variables(vars) -> list[sp.Symbol]:
-    if isinstance(vars, sp.Symbol):
-        vars = [vars]
-    try:
-        variables = list(vars)
-    except TypeError:
-        raise SymbackpropError(f"vars must be a list of SymPy symbols; got {vars!r}") from None
-    if not variables:
-        raise SymbackpropError("vars is empty: give the variables to differentiate with respect to")
-    for v in variables:
-        if not isinstance(v, sp.Symbol):
-            raise SymbackpropError(f"variable {v!r} is not a SymPy Symbol")
-    seen = set()
-    for v in variables:
-        if v in seen:
-            raise SymbackpropError(f"variable {v} appears twice in vars")
-        seen.add(v)
-    return variables
+    return symbol_list(vars, distinct=True)
 
 
 def _constants(constants, variables, free) -> dict[sp.Symbol, float]:

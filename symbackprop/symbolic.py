@@ -9,6 +9,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .errors import SymbackpropError
+from .frontend.symbols import symbol_list
 from .limits import Deadline, check_size, recursion_guard, simplify_within
 
 # Entries with at most this many operations get sympy.simplify; larger ones are left as
@@ -26,16 +27,7 @@ def _cheap_simplify(e: sp.Expr, deadline: Deadline) -> sp.Expr:
 
 
 def _symbols(vars) -> list[sp.Symbol]:
-    try:
-        vs = [vars] if isinstance(vars, sp.Symbol) else list(vars)
-    except TypeError:
-        raise SymbackpropError(f"vars must be a list of SymPy symbols; got {vars!r}") from None
-    if not vs:
-        raise SymbackpropError("vars is empty: give the variables to differentiate with respect to")
-    for v in vs:
-        if not isinstance(v, sp.Symbol):
-            raise SymbackpropError(f"variable {v!r} is not a SymPy Symbol")
-    return vs
+    return symbol_list(vars)
 
 
 def _expr(f, where="f") -> sp.Expr:

@@ -21,6 +21,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import SymbackpropError
+from ..frontend.symbols import symbol_list
 from ..pipeline import compile as compile_function
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
@@ -328,20 +329,7 @@ def classify_network(model, params, X, Y, *, tol=None, grad_tol=1e-6) -> Network
 
 
 def _check_function(f, vars) -> tuple[sp.Expr, list[sp.Symbol]]:
-    if isinstance(vars, sp.Symbol):
-        vars = [vars]
-    try:
-        variables = list(vars)
-    except TypeError:
-        raise SymbackpropError(f"vars must be a list of SymPy symbols; got {vars!r}") from None
-    if not variables:
-        raise SymbackpropError("vars is empty: give the variables of f")
-    for v in variables:
-        if not isinstance(v, sp.Symbol):
-            raise SymbackpropError(f"variable {v!r} is not a SymPy Symbol")
-    if len(set(variables)) != len(variables):
-        twice = next(v for v in variables if variables.count(v) > 1)
-        raise SymbackpropError(f"variable {twice} appears twice in vars")
+    variables = symbol_list(vars, distinct=True)
     if isinstance(f, (int, float)) and not isinstance(f, bool):
         f = sp.sympify(f)
     if not isinstance(f, sp.Expr) or isinstance(f, sp.MatrixExpr):

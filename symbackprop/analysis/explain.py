@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SymbackpropError
+from ..frontend.symbols import symbol_list
 
 # Exact values stay exact while they are small closed forms; past this many operations a value
 # becomes a 30-digit float, so long chains (exp of exp of ...) do not grow without bound.
@@ -409,15 +410,8 @@ def _sweep(nodes: list[_Node], point: dict, wrt: set) -> _Sweep:
 
 
 def _wrt(f: sp.Expr, wrt) -> tuple[sp.Symbol, ...]:
-    try:
-        vs = [wrt] if isinstance(wrt, sp.Symbol) else list(wrt)
-    except TypeError:
-        raise SymbackpropError(f"wrt must be a symbol or a list of symbols; got {wrt!r}") from None
-    if not vs:
-        raise SymbackpropError("wrt is empty: give the variables to differentiate with respect to")
+    vs = symbol_list(wrt, "wrt")
     for v in vs:
-        if not isinstance(v, sp.Symbol):
-            raise SymbackpropError(f"wrt entry {v!r} is not a SymPy Symbol")
         if v not in f.free_symbols:
             alike = [s for s in f.free_symbols if s.name == v.name]
             hint = f" (f's {v} is a different Symbol: other assumptions)" if alike else ""

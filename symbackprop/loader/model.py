@@ -17,7 +17,6 @@ from ..limits import check_dense_hessian
 from .cache import write_atomic
 from .compiled import _F64, checked_call, cost_report, save_target, saved_text
 
-
 _NO_Y = object()  # forward() passes no Y; None is a Y, and a wrong one
 
 
