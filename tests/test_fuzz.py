@@ -123,7 +123,10 @@ def test_random_dag_program_matches_sympy(dag, seed):
     run = program_of(dag.expr, dag.variables)
     rng = np.random.default_rng(seed)
     for x in points:
-        want = [ref.value(x), ref.grad(x), ref.hessian(x)]
+        try:
+            want = [ref.value(x), ref.grad(x), ref.hessian(x)]
+        except (TypeError, ValueError):  # lambdify's np.select of some nested Piecewise
+            assume(False)  # the oracle cannot evaluate it: not a symbackprop failure
         assume(all(np.all(np.isfinite(w)) and np.max(np.abs(w)) < 1e5 for w in want))
         v = rng.normal(size=x.size)
         value, grad, hessian, hvp = run(x, v)
