@@ -247,7 +247,10 @@ def _check_matrix(exprs, size) -> None:
 
 
 def check_cache_dir(cache_dir):
-    """``cache_dir`` if it is None, a str or a path; else SymbackpropError."""
+    """``cache_dir`` if it is None, a str or a path; else SymbackpropError. An empty string
+    is refused too: it would be the working directory, not a cache folder."""
+    if isinstance(cache_dir, str) and not cache_dir.strip():
+        raise SymbackpropError("cache_dir is an empty string; give a folder, or None")
     if cache_dir is None or isinstance(cache_dir, (str, os.PathLike)):
         return cache_dir
     raise SymbackpropError(

@@ -344,3 +344,14 @@ def test_infinite_input_does_not_crash(fn, pt):
     assert isinstance(value, float)
     assert fn.grad(pt).shape == (2,)
     assert fn.hessian(pt).shape == (2, 2)
+
+
+def test_an_empty_cache_dir_is_refused(tmp_path, monkeypatch):
+    """cache_dir="" would cache into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    x = sp.Symbol("x_empty_cache_dir")
+    with pytest.raises(sb.SymbackpropError, match="cache_dir is an empty string"):
+        sb.compile(x**2, [x], cache_dir="")
+    with pytest.raises(sb.SymbackpropError, match="cache_dir is an empty string"):
+        sb.Sequential(inputs=1, layers=[sb.Dense(1)]).compile(cache_dir="  ")
+    assert not list(tmp_path.iterdir())

@@ -33,7 +33,9 @@ def symbol_list(vars, what: str = "vars", *, distinct: bool = False) -> list[sp.
         if not isinstance(v, sp.Symbol):
             raise SymbackpropError(f"{entry} {v!r} is not a SymPy Symbol")
     if distinct:
-        twice = next((v for k, v in enumerate(symbols) if v in symbols[:k]), None)
-        if twice is not None:
-            raise SymbackpropError(f"variable {twice} appears twice in {what}")
+        seen: set[sp.Symbol] = set()
+        for v in symbols:
+            if v in seen:
+                raise SymbackpropError(f"variable {v} appears twice in {what}")
+            seen.add(v)
     return symbols
