@@ -471,11 +471,16 @@ def _solve_polynomial(f, gradient, variables, budget) -> list[dict] | None:
             if not basis.is_zero_dimensional:
                 return None
             solutions = _back_substitute(list(basis.exprs), variables)
-    except (_OutOfTime, NotImplementedError, mpmath.libmp.NoConvergence):
+    # SymPy raises NotImplementedError for systems it cannot handle: the numeric search does.
+    except (_OutOfTime, _NotZeroDimensional, NotImplementedError, mpmath.libmp.NoConvergence):
         return None
     return [
         s for s in solutions if all(_sign(_at(d, s)) != 0 for d in denominators)
     ]  # a zero denominator: f is undefined there
+
+
+class _NotZeroDimensional(Exception):
+    """A variable no equation pins down: a curve of critical points, for the numeric path."""
 
 
 def _back_substitute(basis, variables) -> list[dict]:
@@ -498,7 +503,7 @@ def _common_roots(eqs, v, known) -> list:
     polys = [sp.Poly(sp.expand(e.subs(known)), v, domain="EX") for e in eqs]
     polys = [p for p in polys if any(_sign(c) != 0 for c in p.all_coeffs())]
     if not polys:
-        raise NotImplementedError("not zero-dimensional")
+        raise _NotZeroDimensional(f"{v} is free once {', '.join(map(str, known))} are known")
     base = min(polys, key=lambda p: p.degree())
     candidates = _exact_real_roots(base)
     if candidates is None:

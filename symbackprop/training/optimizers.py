@@ -8,6 +8,7 @@ network's parameter dict as reshape views into one such vector, so a step touche
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numba as nb
 import numpy as np
@@ -128,7 +129,7 @@ def _number(name: str, value, *, low=0.0, high=math.inf, high_open=False) -> flo
     return value
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class: hyperparameters, flat state vectors created on the first step, a step count.
 
     ``step(x, g)`` updates the float64 vector ``x`` in place from the gradient ``g`` (same
@@ -178,12 +179,13 @@ class Optimizer:
             )
         self.t += 1
 
+    @abstractmethod
     def step(self, x: np.ndarray, g: np.ndarray) -> bool:
         """Update ``x`` in place from ``g``; True when every new entry of ``x`` is finite."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _settings(self) -> dict:
-        raise NotImplementedError
+        """The hyperparameters, by name (for the repr)."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._settings().items())
