@@ -135,7 +135,7 @@ def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
            [ 0., -0.]])
     """
     exprs, vector = _expressions(f)
-    variables = _variables(vars)
+    variables = symbol_list(vars, distinct=True)
     check_variables(len(variables))
     # One iterative walk: size and depth limits, free symbols, and hashes cached bottom-up (so
     # nothing below recurses through SymPy's own hashing or free_symbols on a deep tree).
@@ -257,10 +257,6 @@ def check_cache_dir(cache_dir):
         f"cache_dir must be a folder path (str or pathlib.Path) or None; got "
         f"{type(cache_dir).__name__}: {cache_dir!r}"
     )
-
-
-def _variables(vars) -> list[sp.Symbol]:
-    return symbol_list(vars, distinct=True)
 
 
 def _constants(constants, variables, free) -> dict[sp.Symbol, float]:

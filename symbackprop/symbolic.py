@@ -26,10 +26,6 @@ def _cheap_simplify(e: sp.Expr, deadline: Deadline) -> sp.Expr:
     return s if s is not None and sp.count_ops(s) <= sp.count_ops(e) else e
 
 
-def _symbols(vars) -> list[sp.Symbol]:
-    return symbol_list(vars)
-
-
 def _expr(f, where="f") -> sp.Expr:
     if isinstance(f, str) or not isinstance(f, (sp.Expr, int, float)):
         raise SymbackpropError(f"{where} must be a SymPy expression; got {type(f).__name__}")
@@ -47,7 +43,7 @@ def grad(f, vars) -> sp.Matrix:
     [x**2 + 1]])
     """
     f = _expr(f)
-    vs = _symbols(vars)
+    vs = symbol_list(vars)
     check_size([f])
     deadline = Deadline()
     with recursion_guard("sb.grad", [f]):
@@ -68,7 +64,7 @@ def jacobian(fs, vars) -> sp.Matrix:
     if not items:
         raise SymbackpropError("fs is empty: give at least one expression")
     exprs = [_expr(e, f"fs[{k}]") for k, e in enumerate(items)]
-    vs = _symbols(vars)
+    vs = symbol_list(vars)
     check_size(exprs, "fs")
     deadline = Deadline()
     with recursion_guard("sb.jacobian", exprs):
@@ -86,7 +82,7 @@ def hessian(f, vars) -> sp.Matrix:
     [3*x**2,      0]])
     """
     f = _expr(f)
-    vs = _symbols(vars)
+    vs = symbol_list(vars)
     n = len(vs)
     check_size([f])
     deadline = Deadline()

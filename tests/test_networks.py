@@ -59,6 +59,20 @@ def central_differences(loss_of, params, h=1e-6):
     return grads
 
 
+def two_layer_program(activation, loss, inputs, second_order):
+    """(net, optimized derivative program) of a 3-unit hidden layer (``activation``, or Maxout)
+    and a 2-unit output layer suited to ``loss``."""
+    hidden = "tanh" if activation in ("softmax", "maxout") else activation
+    first = sb.Maxout(3, pieces=2) if activation == "maxout" else sb.Dense(3, activation)
+    layers = [first, sb.Dense(2, output_activation(loss, hidden))]
+    net = sb.Sequential(inputs=inputs, layers=layers, loss=loss, l2=0.05)
+    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
+    _, graph = network_program(
+        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, second_order
+    )
+    return net, graph
+
+
 @pytest.mark.parametrize("loss", list(LOSSES))
 @pytest.mark.parametrize(
     "activation", ACTIVATIONS, ids=lambda a: a if isinstance(a, str) else "custom"
@@ -66,13 +80,7 @@ def central_differences(loss_of, params, h=1e-6):
 def test_derivative_program_every_activation_and_loss(activation, loss):
     """The optimized derivative program, run by the NumPy reference evaluator."""
     rng = np.random.default_rng(7)
-    hidden = "tanh" if activation == "softmax" else activation
-    layers = [sb.Dense(3, activation), sb.Dense(2, output_activation(loss, hidden))]
-    net = sb.Sequential(inputs=3, layers=layers, loss=loss, l2=0.05)
-    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
-    _, graph = network_program(
-        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, second_order=False
-    )
+    net, graph = two_layer_program(activation, loss, inputs=3, second_order=False)
     X = rng.normal(size=(5, 3))
     Y = targets(loss, rng, 5, 2)
     params = random_params(net.param_shapes(), rng)
@@ -123,14 +131,7 @@ def test_hessian_program_every_activation_and_loss(activation, loss):
     where a layer has no batching rule: Maxout), on the reference evaluator, against central
     differences of the gradient program."""
     rng = np.random.default_rng(11)
-    hidden = "tanh" if activation in ("softmax", "maxout") else activation
-    first = sb.Maxout(3, pieces=2) if activation == "maxout" else sb.Dense(3, activation)
-    layers = [first, sb.Dense(2, output_activation(loss, hidden))]
-    net = sb.Sequential(inputs=2, layers=layers, loss=loss, l2=0.05)
-    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
-    _, graph = network_program(
-        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, second_order=True
-    )
+    net, graph = two_layer_program(activation, loss, inputs=2, second_order=True)
     X = rng.normal(size=(4, 2))
     Y = targets(loss, rng, 4, 2)
     params = random_params(net.param_shapes(), rng)
@@ -219,21 +220,9 @@ def test_hessian_matches_differences_of_the_gradient(index):
     params = random_params(net.param_shapes(), rng)
     X, Y = rng.normal(size=(4, 3)), targets(loss, rng, 4, 2)
     H = model.hessian(params, X, Y)
-    names = list(params)
-    flat = np.concatenate([params[n].ravel() for n in names])
-    sizes = np.cumsum([0] + [params[n].size for n in names])
-
-    def grad_at(v):
-        p = {n: v[sizes[k] : sizes[k + 1]].reshape(params[n].shape) for k, n in enumerate(names)}
-        _, g = model.loss_and_grad(p, X, Y)
-        return np.concatenate([g[n].ravel() for n in names])
-
-    fd = np.empty_like(H)
-    for k in range(flat.size):
-        e = np.zeros_like(flat)
-        e[k] = 1e-5
-        fd[:, k] = (grad_at(flat + e) - grad_at(flat - e)) / 2e-5
-    assert H.shape == (flat.size, flat.size)
+    fd = flat_hessian_by_differences(lambda p: model.loss_and_grad(p, X, Y)[1], params)
+    P = sum(v.size for v in params.values())
+    assert H.shape == (P, P)
     np.testing.assert_allclose(H, H.T, atol=1e-10)
     np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6)
 
