@@ -458,8 +458,9 @@ def _block_fields(names, shapes, scalars, blocks) -> dict[str, str]:
         if f"H_{n}" in blocks:
             rows = shape[0] if len(shape) == 2 else 1
             # A scalar parameter (prelu's alpha) is one number in the kernels: its block is (P,).
-            block = f"H_{n}.reshape(({size}, 1))" if n in scalars else f"H_{n}"
-            lines.append(f"    _put_directions(H, {block}, {start}, {rows})")
+            block = f"H_{n}.reshape((-1, 1))" if n in scalars else f"H_{n}"
+            end = start + int(np.prod(shape))
+            lines.append(f"    _put_directions(H, {block}, {start}, {rows}, {end}, computed)")
         start += int(np.prod(shape))
     return {"params": params, "size": str(size), "blocks": "\n".join(lines)}
 

@@ -20,6 +20,7 @@ from symbackprop.ir.ops import (
     ARRAY_LEAVES,
     DIRECTION_LEAVES,
     DIRECTION_OPS,
+    DIRECTION_VARIADIC,
     LEAVES,
     PREDICATES,
     SCALAR_OPS,
@@ -27,7 +28,8 @@ from symbackprop.ir.ops import (
 from symbackprop.printer.numba import CALLS, NumbaPrinter
 
 # Direction-batching ops come after the last derivative: they need no derivative rule.
-OPS = [op for op in ARITY if op not in LEAVES + ARRAY_LEAVES + DIRECTION_LEAVES + DIRECTION_OPS]
+DIRECTION = DIRECTION_LEAVES + DIRECTION_OPS + DIRECTION_VARIADIC
+OPS = [op for op in ARITY if op not in LEAVES + ARRAY_LEAVES + DIRECTION]
 SCALAR = [op for op in OPS if op in SCALAR_OPS]
 # Array ops the reference evaluator handles inline (they need the node's attr).
 EVALUATED_INLINE = {"map", "take", "put"}
@@ -58,13 +60,11 @@ def test_every_primitive_has_rule_printer_and_reference():
 
 def test_every_direction_op_has_printer_and_reference():
     printer_methods = {
-        name.split("_", 2)[2] for name in dir(NumbaPrinter) if name.startswith("_print_")
+        name.split("_", 2)[2]
+        for name in dir(NumbaPrinter)
+        if name.startswith(("_print_", "_emit_"))
     }
-    missing = [
-        op
-        for op in DIRECTION_LEAVES + DIRECTION_OPS
-        if op not in printer_methods or op not in DIRECTION_IMPL
-    ]
+    missing = [op for op in DIRECTION if op not in printer_methods or op not in DIRECTION_IMPL]
     assert not missing, f"direction ops missing a printer or reference: {missing}"
 
 

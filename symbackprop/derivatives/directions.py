@@ -6,20 +6,25 @@ columns of H from one pass of matrix products instead of P passes that each redo
 sweep. Values that depend on V get the batched layout of ir/batched.py; the rest (the forward
 values, the gradient's adjoints) are computed once and broadcast.
 
-The unit directions are ``seed`` leaves, never multiplied: a plain matrix times a seed only
-places the matrix's columns (``place``, read in place by the map that uses it), and a map's
-body, affine in its batched operands, becomes sum_k c_k e_k with each coefficient c_k computed
-once. For logistic regression the Hessian reduces to the closed form
-[X 1]^T diag(s (1 - s)) [X 1] / m + 2 lambda I.
+The unit directions are ``seed`` leaves, never multiplied. A unit direction of a weight moves
+one entry, so a plain matrix times a seed is sparse: in each direction one column, holding a
+column of the matrix. Such values stay symbolic :class:`Term` s through the maps that scale
+them (the first layer's tangents), and a ``spread`` visits only their nonzeros when a product
+or a sum over samples consumes them. A map's body, affine in its batched operands, becomes
+sum_k c_k e_k with each coefficient c_k computed once. For logistic regression the Hessian
+reduces to the closed form [X 1]^T diag(s (1 - s)) [X 1] / m + 2 lambda I.
 
-Batching rules, one per primitive, receive the node, its arguments (batched ones replaced) and
-which arguments are batched, and return the batched node.
+Batching rules, one per primitive, receive the node, its arguments (batched ones as
+:class:`Value` s) and which arguments are batched, and return the batched :class:`Value`.
 """
 
 from __future__ import annotations
 
-from ..ir.batched import Seed, batched_shape, times
-from ..ir.elementwise import MapSpec, operand
+import math
+from dataclasses import dataclass, replace
+
+from ..ir.batched import Seed, Spread, TermSpec, batched_shape, times
+from ..ir.elementwise import MapSpec, Strided, operand
 from ..ir.graph import substitute, toposort
 from ..ir.node import ONE, Node, make
 from ..ir.ops import SCALAR_OPS
@@ -30,65 +35,172 @@ class NotBatchable(Exception):
     (callers fall back to one Hessian-vector product per direction)."""
 
 
+@dataclass(frozen=True)
+class Term:
+    """A sparse batched value: direction ``seed.offset + t`` (entry (q, j) of the seed's
+    matrix) is nonzero only in column j, where sample i holds A[i, q] * C[i, j]. A is None for
+    a vector's seed broadcast over samples (then ``rows`` gives the sample count); C (None: 1)
+    broadcasts as ``c_kind``: "full" (r, c), "row" (c,), "col" (r,) or "scalar"."""
+
+    seed: Seed
+    A: Node | None
+    C: Node | None = None
+    c_kind: str = ""
+    rows: Node | None = None
+
+    def scaled(self, C: Node | None, kind: str, shape: tuple) -> Term:
+        C, kind = _product([(self.C, self.c_kind), (C, kind)], shape)
+        return replace(self, C=C, c_kind=kind)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A batched value: a dense part laid out over its first ``period`` directions (or None)
+    plus sparse terms; ``transposed``: each direction's matrix is still to be transposed (a
+    product consumes that without moving the dense part)."""
+
+    dense: Node | None
+    period: int = 0
+    terms: tuple[Term, ...] = ()
+    transposed: bool = False
+
+    @property
+    def seed(self) -> Seed | None:
+        """The seed, if this is a bare seed leaf."""
+        plain = not self.terms and not self.transposed and self.dense is not None
+        return self.dense.attr if plain and self.dense.op == "seed" else None
+
+
 def _reshape(node: Node, shape: tuple) -> Node:
     return make("reshape", node, attr=tuple(shape))
 
 
-def _matmul(node, args, batched, P):
+def _end(term: Term) -> int:
+    """One past the last direction the term moves."""
+    rows, cols = term.seed.matrix
+    return term.seed.offset + rows * cols
+
+
+def _spread(mode: str, terms, base, period: int, want: int, other=None) -> tuple[Node, int]:
+    """(spread node, its period): the base (laid out over ``period`` directions) plus the
+    terms that move a direction before ``want`` (later ones are not asked for)."""
+    kept = tuple(t for t in terms if t.seed.offset < want)
+    if not kept and base is not None:
+        return base, period
+    terms = kept or terms
+    P = max([period] + [_end(t) for t in terms])
+    cols = {t.seed.matrix[1] for t in terms}
+    if len(cols) != 1:
+        raise AssertionError(f"terms of different widths {sorted(cols)}")
+    args = [base] if base is not None else []
+    specs = []
+    for t in terms:
+        specs.append(TermSpec(t.seed, t.A is not None, t.c_kind, t.rows is not None))
+        args += [n for n in (t.A, t.C, t.rows) if n is not None]
+    if other is not None:
+        args.append(other)
+    base_period = period if base is not None else 0
+    spec = Spread(
+        mode, P, cols.pop(), tuple(specs), base is not None, other is not None, base_period
+    )
+    return make("spread", *args, attr=spec), P
+
+
+def _dense(value: Value, want: int) -> tuple[Node, int]:
+    """(the value as one array in the batched layout, its period), for directions < want."""
+    node, P = value.dense, value.period
+    if value.terms:
+        node, P = _spread("place", value.terms, node, P, want)
+    if value.transposed:
+        node = make("dir_transpose", node, attr=P)
+    return node, P
+
+
+def _matmul(node, args, batched, want):
     a, b = args
     if batched == (True, False):
-        if a.op == "dir_transpose":
+        P = a.period
+        dense = None
+        if a.transposed:
             # A_p^T b for every direction p as (b^T A_p)^T: one product over A's (r, P*c)
             # view, then only the small result is reordered (dW1 = dZ1^T X at batch m).
-            inner = a.args[0]
-            r, c = node.args[0].shape[::-1]
-            n = node.args[1].shape[1]
-            wide = make("matmul", make("transpose", b), _reshape(inner, (r, P * c)))
-            return make("dir_transpose", _reshape(wide, (times(n, P), c)), attr=P)
+            if a.dense is not None:
+                r, c = node.args[0].shape[::-1]
+                n = node.args[1].shape[1]
+                wide = make("matmul", make("transpose", b), _reshape(a.dense, (r, P * c)))
+                dense = make("dir_transpose", _reshape(wide, (times(n, P), c)), attr=P)
+            if a.terms:
+                return Value(*_spread("contract", a.terms, dense, P, want, b))
+            return Value(dense, P)
         r, k = node.args[0].shape
-        if k == 1:  # an outer product: element-wise, so it fuses into the map that reads it
+        if a.dense is not None and k == 1:
+            # An outer product: element-wise, so it fuses into the map that reads it.
             c = node.args[1].shape[1]
-            column, row = _reshape(a, (times(r, P),)), _reshape(b, (c,))
+            column, row = _reshape(a.dense, (times(r, P),)), _reshape(b, (c,))
             body = operand(0) * operand(1)
-            return make("map", column, row, attr=MapSpec(body, ("col", "row"), (times(r, P), c), P))
-        return make("matmul", a, b)  # rows i*P + p times b: one product
+            spec = MapSpec(body, ("col", "row"), (times(r, P), c), P)
+            dense = make("map", column, row, attr=spec)
+        elif a.dense is not None:
+            dense = make("matmul", a.dense, b)  # rows i*P + p times b: one product
+        if a.terms:
+            return Value(*_spread("right", a.terms, dense, P, want, b))
+        return Value(dense, P)
     if batched == (False, True):
-        if b.op == "seed":
-            return make("place", a, attr=b.attr)
-        k, c = node.args[1].shape
-        r = node.args[0].shape[0]
-        wide = make("matmul", a, _reshape(b, (k, c * P)))  # (k*P, c) viewed as (k, P*c)
-        return _reshape(wide, (times(r, P), c))
+        if b.seed is not None:  # a times a unit direction: one of a's columns, placed
+            return Value(None, 0, (Term(b.seed, a),))
+        if b.transposed:
+            b = Value(*_dense(b, want))
+        P, dense = b.period, None
+        if b.dense is not None:
+            k, c = node.args[1].shape
+            r = node.args[0].shape[0]
+            wide = make("matmul", a, _reshape(b.dense, (k, c * P)))  # (k*P, c) as (k, P*c)
+            dense = _reshape(wide, (times(r, P), c))
+        if b.terms:
+            return Value(*_spread("left", b.terms, dense, P, want, a))
+        return Value(dense, P)
     raise NotBatchable("a product of two direction-dependent matrices (the graph is not linear)")
 
 
-def _transpose(node, args, batched, P):
+def _transpose(node, args, batched, want):
     (a,) = args
-    if a.op == "seed":
-        s = a.attr
-        return make("seed", attr=Seed(s.offset, s.shape, not s.transposed, s.period))
+    if a.seed is not None:
+        s = a.seed
+        return Value(
+            make("seed", attr=Seed(s.offset, s.shape, not s.transposed, s.period)), a.period
+        )
     r, c = node.args[0].shape
     if c == 1:  # (r*P, 1) is the (r, P) matrix: its transpose is the (P, r) result, a view
-        return make("transpose", _reshape(a, (r, P)))
-    return make("dir_transpose", a, attr=P)
+        dense, P = _dense(a, want)
+        return Value(make("transpose", _reshape(dense, (r, P))), P)
+    return replace(a, transposed=not a.transposed)
 
 
-def _colsum(node, args, batched, P):
+def _colsum(node, args, batched, want):
     (a,) = args
+    if a.transposed:
+        a = Value(*_dense(a, want))
     r, c = node.args[0].shape
-    return _reshape(make("colsum", _reshape(a, (r, P * c))), (P, c))
+    P, dense = a.period, None
+    if a.dense is not None:
+        dense = _reshape(make("colsum", _reshape(a.dense, (r, P * c))), (P, c))
+    if a.terms:  # a sum over samples is the left product with a row of ones
+        return Value(*_spread("left", a.terms, dense, P, want))
+    return Value(dense, P)
 
 
-def _rowsum(node, args, batched, P):
+def _rowsum(node, args, batched, want):
     (a,) = args
-    return make("dirs_first", make("rowsum", a), attr=P)
+    dense, P = _dense(a, want)
+    return Value(make("dirs_first", make("rowsum", dense), attr=P), P)
 
 
-def _sum_all(node, args, batched, P):
+def _sum_all(node, args, batched, want):
     (a,) = args
     if len(node.args[0].shape) == 2:
-        a = _rowsum(node, args, batched, P)  # (P, r): each direction's row sums
-    return make("rowsum", a)
+        a = _rowsum(node, args, batched, want)  # (P, r): each direction's row sums
+    dense, P = _dense(a, want)
+    return Value(make("rowsum", dense), P)
 
 
 # Broadcast kinds in a batched map, by (rank of the map's plain shape, kind, batched).
@@ -108,64 +220,124 @@ _KINDS = {
 }
 
 
-def _map(node, args, batched, P):
+def _map(node, args, batched, want):
     spec = node.attr
-    linear = _linear(node, list(args), list(batched))
-    if linear is None:
+    partials = _partials(spec.body, batched)
+    if partials is None:
         raise NotBatchable("a map that is not affine in the direction")
-    args, batched, body, kinds = linear
     rank = len(spec.shape)
-    batched_kinds = []
-    for kind, is_batched in zip(kinds, batched):
-        if rank == 1 and kind in ("row", "col"):
-            kind = "full"  # a vector map's row/col operand is the vector itself
-        batched_kinds.append(_KINDS[(rank, kind, is_batched)])
-    for k, (a, kind) in enumerate(zip(args, batched_kinds)):
-        if a.op == "place" and kind == "full":  # read A's columns in place: no (r*P, c) array
-            args[k], batched_kinds[k] = a.args[0], a.attr
-    shape = batched_shape(spec.shape, P)
-    return make("map", *args, attr=MapSpec(body, tuple(batched_kinds), shape, P))
+    rows = _samples(node, args, batched) if rank == 2 else None
+    sparse, dense = {}, {}  # operand -> its terms (kept symbolic) / (dense part, period)
+    for k in partials:
+        v, kind = args[k], spec.bcast[k]
+        if rank == 2 and kind == "full" and v.terms and not v.transposed:
+            # Directions past the demand are not needed (H is symmetric): drop those terms.
+            kept = tuple(t for t in v.terms if t.seed.offset < want)
+            if kept or v.dense is None:
+                sparse[k] = kept or v.terms
+            if v.dense is not None:
+                dense[k] = (v.dense, v.period)
+        elif rank == 2 and kind == "row" and v.seed is not None and rows is not None:
+            # A vector's unit directions broadcast over samples (a bias): one entry each.
+            sparse[k] = (Term(v.seed, None, rows=rows),)
+        else:
+            dense[k] = _dense(v, want)
+    sizers = [
+        k for k, kind in enumerate(spec.bcast) if kind == "full" and (not batched[k] or k in dense)
+    ]
+    if dense and not sizers:  # the dense map needs a full-shape operand to size its loops
+        k = next(k for k in sparse if spec.bcast[k] == "full")
+        dense[k] = _dense(args[k], want)
+        del sparse[k]
+    terms = []
+    for k, ts in sparse.items():
+        C, c_kind = _coefficient(partials[k], node.args, spec)
+        terms += [t.scaled(C, c_kind, spec.shape) for t in ts]
+    if not dense:
+        return Value(None, 0, tuple(terms))
+    # Each value keeps the directions it depends on and that are asked of it.
+    P = min(want, max(period for _, period in dense.values()))
+    return Value(_dense_map(node, batched, dense, partials, P), P, tuple(terms))
 
 
-def _linear(node, args, batched):
-    """(args, batched, body, kinds) with the body as sum_k c_k e_k over its batched operands,
-    each coefficient c_k (a partial derivative of the body) computed once by a plain map; None
-    when the body is not affine in them. Affine bodies have no constant term: the H v graph is
-    linear in the direction, so the body vanishes when every direction does."""
+def _samples(node, args, batched) -> Node | None:
+    """A plain array with one row per sample of this rank-2 map, if any operand has one."""
+    for a, kind, b in zip(node.args, node.attr.bcast, batched):
+        if kind == "full" and not b:
+            return a
+    for v, b in zip(args, batched):
+        for t in v.terms if b else ():
+            if t.A is not None:
+                return t.A
+    return None
+
+
+def _partials(body: Node, batched) -> dict[int, Node] | None:
+    """{k: d body / d e_k} for the batched operands with a nonzero partial; None when a partial
+    reads a batched operand (the body is not affine in them). Affine bodies have no constant
+    term: the H v graph is linear in the direction, so the body vanishes when every direction
+    does."""
     from .reverse import adjoints  # the sweep imports the rule tables: import late
 
-    spec = node.attr
-    leaves = [operand(k) for k, b in enumerate(batched) if b]
-    partials = adjoints(spec.body, leaves)
+    indices = [k for k, b in enumerate(batched) if b]
+    leaves = [operand(k) for k in indices]
+    partials = adjoints(body, leaves)
     varying = set(leaves)
     for n in toposort([p for p in partials if p is not None]):
         if n in varying or any(a in varying for a in n.args):
-            return None  # a partial that reads a batched operand: not affine
+            return None
+    return {k: p for k, p in zip(indices, partials) if p is not None}
+
+
+def _dense_map(node, batched, dense: dict, partials: dict, P: int) -> Node:
+    """The map over the dense parts ((node, period) by operand) for P directions: sum_k c_k e_k,
+    each coefficient c_k that reads a full-shape operand hoisted into a plain map of its own
+    (computed once, not per direction)."""
+    spec = node.attr
+    rank = len(spec.shape)
+    operands = list(node.args)
+    flags = [False] * len(operands)
     kinds = list(spec.bcast)
     body = None
-    for leaf, partial in zip(leaves, partials):
-        if partial is None:
+    for k, partial in partials.items():
+        if k not in dense:
             continue
+        operands[k], flags[k] = dense[k][0], True
         if partial.args:
             plain = _plain_map(partial, node.args, spec)
             if plain is not None:
-                args.append(plain)
-                batched.append(False)
+                operands.append(plain)
+                flags.append(False)
                 kinds.append("full")
-                partial = operand(len(args) - 1)
-        term = leaf if partial is ONE else partial * leaf
+                partial = operand(len(operands) - 1)
+        term = operand(k) if partial is ONE else partial * operand(k)
         body = term if body is None else body + term
-    if body is None:
-        return None
-    return _used(args, batched, body, kinds)
+    # A batched operand whose dense part is not read here still stands for its plain node.
+    usable = [
+        k
+        for k, kind in enumerate(kinds)
+        if kind == "full" and (k in dense or k >= len(batched) or not batched[k])
+    ]
+    periods = {dense[k][0]: dense[k][1] for k in dense}
+    operands, flags, body, kinds = _used(operands, flags, body, kinds, usable[0])
+    batched_kinds = []
+    for a, kind, is_batched in zip(operands, kinds, flags):
+        if rank == 1 and kind in ("row", "col"):
+            kind = "full"  # a vector map's row/col operand is the vector itself
+        kind = _KINDS[(rank, kind, is_batched)]
+        if is_batched and periods[a] != P:
+            kind = Strided(kind, periods[a])
+        batched_kinds.append(kind)
+    shape = batched_shape(spec.shape, P)
+    return make("map", *operands, attr=MapSpec(body, tuple(batched_kinds), shape, P))
 
 
-def _used(args, batched, body, kinds):
+def _used(args, batched, body, kinds, sizer: int):
     """(args, batched, body, kinds) over only the operands ``body`` reads, renumbered, and one
-    full-shape operand to size the loop."""
+    full-shape operand (``sizer`` if none is read) to size the loop."""
     used = sorted(n.attr[1] for n in toposort([body]) if n.op == "input")
     if not any(kinds[k] == "full" for k in used):
-        used = sorted(used + [kinds.index("full")])  # it sizes the loop
+        used = sorted(used + [sizer])
     body = substitute(body, {operand(k): operand(i) for i, k in enumerate(used)})
     return [args[k] for k in used], [batched[k] for k in used], body, [kinds[k] for k in used]
 
@@ -181,11 +353,62 @@ def _plain_map(expression: Node, operands, spec: MapSpec):
     return make("map", *(operands[k] for k in used), attr=MapSpec(body, kinds, spec.shape))
 
 
-def _scalar(node, args, batched, P):
-    """A scalar op on batched scalars: a map over the P directions."""
+def _coefficient(expression: Node, operands, spec: MapSpec) -> tuple[Node | None, str]:
+    """A partial of a rank-2 map's body as a plain value and how it broadcasts over the map:
+    (None, "") for 1, a scalar node, or a map over the operands it reads."""
+    if expression is ONE:
+        return None, ""
+    used = sorted(n.attr[1] for n in toposort([expression]) if n.op == "input")
+    if all(spec.bcast[k] == "scalar" for k in used):
+        return substitute(expression, {operand(k): operands[k] for k in used}), "scalar"
+    factors = [(operands[k], spec.bcast[k]) for k in used]
+    kind = _kind_of(spec.bcast[k] for k in used)
+    return _broadcast_map(expression, factors, used, kind, spec.shape), kind
+
+
+def _kind_of(kinds) -> str:
+    """How a product of values broadcast as ``kinds`` (not all "scalar") broadcasts."""
+    kinds = set(kinds) - {"scalar"}
+    return "full" if "full" in kinds or len(kinds) > 1 else kinds.pop()
+
+
+def _broadcast_map(body, factors, used, kind, shape) -> Node:
+    """map(body) over ``factors`` ((node, kind) relative to ``shape``) as a value of ``kind``."""
+    out_shape = {"full": tuple(shape), "row": (shape[1],), "col": (shape[0],)}[kind]
+    kinds = tuple(k if kind == "full" or k == "scalar" else "full" for _, k in factors)
+    body = substitute(body, {operand(k): operand(i) for i, k in enumerate(used)})
+    return make("map", *(n for n, _ in factors), attr=MapSpec(body, kinds, out_shape))
+
+
+def _product(factors, shape) -> tuple[Node | None, str]:
+    """The product of plain coefficients ((node or None, kind) over ``shape``) and its kind."""
+    factors = [(n, k) for n, k in factors if n is not None]
+    if len(factors) <= 1:
+        return factors[0] if factors else (None, "")
+    kinds = {k for _, k in factors}
+    if kinds == {"scalar"}:
+        out = factors[0][0]
+        for n, _ in factors[1:]:
+            out = out * n
+        return out, "scalar"
+    kind = _kind_of(kinds)
+    body = operand(0)
+    for k in range(1, len(factors)):
+        body = body * operand(k)
+    return _broadcast_map(body, factors, list(range(len(factors))), kind, shape), kind
+
+
+def _scalar(node, args, batched, want):
+    """A scalar op on batched scalars: a map over the directions."""
     body = make(node.op, *(operand(k) for k in range(len(args))), attr=node.attr)
-    kinds = tuple("full" if b else "scalar" for b in batched)
-    return make("map", *args, attr=MapSpec(body, kinds, (P,), P))
+    operands = [_dense(a, want) if b else (a, 0) for a, b in zip(args, batched)]
+    P = min(want, max(period for _, period in operands))
+    kinds = tuple(
+        "scalar" if not period else "full" if period == P else Strided("full", period)
+        for _, period in operands
+    )
+    spec = MapSpec(body, kinds, (P,), P)
+    return Value(make("map", *(a for a, _ in operands), attr=spec), P)
 
 
 # fmt: off
@@ -200,21 +423,33 @@ BATCH_RULES = {
 # fmt: on
 
 
-def batch_directions(roots: dict[str, Node], seeds: dict[Node, Seed]) -> dict[str, Node]:
-    """The batched form of each root, given the direction leaves and their seeds.
+def batch_directions(
+    roots: dict[str, Node], seeds: dict[Node, Seed], demand: dict[str, int] | None = None
+) -> dict[str, Node]:
+    """The batched form of each root, given the direction leaves and their seeds; ``demand``
+    asks root k only for its first demand[k] directions (H is symmetric: the block of a
+    parameter needs no direction after its own, the rest comes from the other blocks).
 
-    A root that does not depend on any direction is left out (its batched value is zero: the
-    graph is linear in the directions). Raises NotBatchable naming a primitive that has no
-    batching rule on a direction-dependent value."""
-    periods = {s.period for s in seeds.values()}
-    if len(periods) != 1:
-        raise ValueError(f"seeds of different direction counts: {sorted(periods)}")
-    P = periods.pop()
+    A root's batched value may hold more directions than asked; the rows past its own period
+    are zero. A root that does not depend on any direction is left out (its batched value is
+    zero: the graph is linear in the directions). Raises NotBatchable naming a primitive that
+    has no batching rule on a direction-dependent value."""
     for s in seeds.values():
         if len(s.shape) > 2:
             raise NotBatchable(f"a parameter of shape {s.shape} has no batched layout")
-    batched: dict[Node, Node] = {leaf: make("seed", attr=s) for leaf, s in seeds.items()}
-    for node in toposort(list(roots.values())):
+    P = max(s.period for s in seeds.values())
+    order = toposort(list(roots.values()))
+    want: dict[Node, int] = {}
+    for name, root in roots.items():
+        want[root] = max(want.get(root, 0), (demand or {}).get(name, P))
+    for node in reversed(order):
+        for a in node.args:
+            want[a] = max(want.get(a, 0), want.get(node, 0))
+    batched: dict[Node, Value] = {}
+    for leaf, s in seeds.items():
+        end = s.offset + math.prod(s.matrix)
+        batched[leaf] = Value(make("seed", attr=Seed(s.offset, s.shape, s.transposed, end)), end)
+    for node in order:
         if node in batched or not any(a in batched for a in node.args):
             continue
         flags = tuple(a in batched for a in node.args)
@@ -222,9 +457,16 @@ def batch_directions(roots: dict[str, Node], seeds: dict[Node, Seed]) -> dict[st
         rule = BATCH_RULES.get(node.op) or (_scalar if node.op in SCALAR_OPS else None)
         if rule is None:
             raise NotBatchable(f"no batching rule for {node.op!r}")
-        out = rule(node, args, flags, P)
-        expected = batched_shape(node.shape, P)
-        if tuple(out.shape) != expected:
-            raise AssertionError(f"batched {node.op}: shape {out.shape}, expected {expected}")
+        out = rule(node, args, flags, want[node])
+        if out.dense is not None and not out.transposed:
+            expected = batched_shape(node.shape, out.period)
+            if tuple(out.dense.shape) != expected:
+                raise AssertionError(
+                    f"batched {node.op}: shape {out.dense.shape}, expected {expected}"
+                )
         batched[node] = out
-    return {name: batched[root] for name, root in roots.items() if root in batched}
+    return {
+        name: _dense(batched[root], want[root])[0]
+        for name, root in roots.items()
+        if root in batched
+    }

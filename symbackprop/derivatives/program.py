@@ -171,18 +171,20 @@ def network_program(
 
 def _all_directions(graph: Graph, params: dict, directions: dict, optimize: Optimize) -> Graph:
     """``graph`` with the H v outputs "hv<param>" replaced by "H_<param>": H v batched over all
-    unit directions (derivatives/directions.py), one (P, size) block of H per parameter; a
+    unit directions (derivatives/directions.py), one block of H per parameter, holding rows
+    (directions) up to its own parameter's at least (the rest of H follows by symmetry); a
     parameter without a block has zero second derivatives. Left as it is when the graph uses
     a primitive without a batching rule (Maxout's pieces): the Hessian then runs H v once per
     direction."""
     P = sum(math.prod(p.shape) for p in params.values())
-    seeds, offset = {}, 0
+    seeds, demand, offset = {}, {}, 0
     for name, p in params.items():
         seeds[directions[name]] = Seed(offset, tuple(p.shape), False, P)
         offset += math.prod(p.shape)
+        demand[name] = offset  # H is symmetric: later rows come from later blocks
     roots = {name: graph.outputs[f"hv{name}"].nodes[0] for name in params}
     try:
-        blocks = batch_directions(roots, seeds)
+        blocks = batch_directions(roots, seeds, demand)
     except NotBatchable:
         return graph
     outputs = {k: v for k, v in graph.outputs.items() if not k.startswith("hv")}

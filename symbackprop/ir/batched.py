@@ -66,3 +66,65 @@ class Seed:
 
     def digest_bytes(self) -> bytes:
         return repr((self.offset, tuple(self.shape), self.transposed, self.period)).encode()
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    """One sparse term of a :class:`Spread`: direction ``seed.offset + t`` (t < the block's
+    size, entry (q, j) of the seed's matrix) is nonzero only in column j, where sample i holds
+    A[i, q] * C[i, j]. ``a`` says whether A is read (else 1), ``c`` how C broadcasts ("full",
+    "row", "col", "scalar"; "" for none), ``rows`` whether an extra operand only gives the
+    number of samples (when neither A nor C does)."""
+
+    seed: Seed
+    a: bool
+    c: str
+    rows: bool
+
+    @property
+    def arity(self) -> int:
+        return self.a + bool(self.c) + self.rows
+
+
+# How a spread's terms combine with its last operand (B, or D for "left"), per direction p:
+SPREAD_MODES = (
+    "place",  # the term itself: (r*P, c)
+    "right",  # term @ B, B (c, n): (r*P, n)
+    "contract",  # term^T @ B, B (r, n): (c*P, n) -- dW = dZ^T A for a sparse dZ
+    "left",  # D @ term, D (R, r) or no D (column sums, R = 1): (R*P, c)
+)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A value batched over ``period`` directions that is a dense ``base`` (if any; laid out
+    over ``base_period`` directions) plus sparse terms, each nonzero in one entry per sample and direction. Only the
+    nonzeros are visited: the unit directions of one weight touch one unit each, so the first
+    layer's tangents cost O(samples x weights), not O(samples x weights x units).
+    Operands: [base] + per term [A] [C] [rows] + [B or D]."""
+
+    mode: str
+    period: int
+    cols: int  # columns of each term's per-direction matrix (the seed matrix's)
+    terms: tuple[TermSpec, ...]
+    base: bool
+    other: bool  # a last operand B or D
+    base_period: int = 0  # the base's own period (its rows are moved when it differs)
+
+    def split(self, args: tuple) -> tuple:
+        """(base or None, [(term, A, C, rows) ...], other or None) from the node's operands."""
+        args = list(args)
+        base = args.pop(0) if self.base else None
+        other = args.pop() if self.other else None
+        parts = []
+        for term in self.terms:
+            a = args.pop(0) if term.a else None
+            c = args.pop(0) if term.c else None
+            r = args.pop(0) if term.rows else None
+            parts.append((term, a, c, r))
+        return base, parts, other
+
+    def digest_bytes(self) -> bytes:
+        terms = tuple((t.seed.digest_bytes(), t.a, t.c, t.rows) for t in self.terms)
+        fields = (self.mode, self.period, self.cols, terms, self.base, self.other, self.base_period)
+        return repr(fields).encode()

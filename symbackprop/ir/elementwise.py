@@ -14,11 +14,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .batched import Seed, divide
+from .batched import divide, times
 from .node import Node, input_, make
 
 BROADCASTS = ("full", "row", "col", "scalar")
 BATCHED_BROADCASTS = ("block", "colblock", "cycle", "colT", "colcycle")
+
+
+@dataclass(frozen=True)
+class Strided:
+    """A batched operand of kind ``kind`` ("full", "cycle", "colT" or "colcycle") laid out
+    over ``period`` directions instead of the map's."""
+
+    kind: str
+    period: int
 
 
 @dataclass(frozen=True, eq=True)
@@ -40,17 +49,23 @@ class MapSpec:
             raise TypeError(f"map of shape {self.shape} has no full-shape operand")
         kinds = BROADCASTS + (BATCHED_BROADCASTS if self.period else ())
         for a, kind in zip(args, self.bcast):
-            if kind not in kinds and not (self.period and isinstance(kind, Seed)):
+            strided = isinstance(kind, Strided) and self.period
+            if kind not in kinds and not strided:
                 raise TypeError(f"map operand broadcast {kind!r} (period {self.period})")
-            expected = self._expected(kind)
+            expected = self._expected(kind.kind, kind.period) if strided else self._expected(kind)
             if tuple(a.shape) != tuple(expected):
                 raise TypeError(f"map operand of shape {a.shape} is not {kind} for {self.shape}")
         return self.shape
 
-    def _expected(self, kind: str) -> tuple:
-        shape, period = self.shape, self.period
+    def _expected(self, kind: str, period: int = 0) -> tuple:
+        shape, own = self.shape, self.period
+        period = period or own
         if kind == "full":
-            return shape
+            if period == own:
+                return shape
+            if len(shape) == 1:
+                return (period,)
+            return (times(divide(shape[0], own), period),) + tuple(shape[1:])
         if kind == "scalar":
             return ()
         if kind == "row":
@@ -61,9 +76,7 @@ class MapSpec:
             return (period,)
         if kind == "cycle":
             return (period,) + tuple(shape[1:])
-        rows = divide(shape[0], period)
-        if isinstance(kind, Seed):
-            return (rows, kind.matrix[0])
+        rows = divide(shape[0], own)
         return {"block": (rows,) + tuple(shape[1:]), "colblock": (rows,), "colT": (period, rows)}[
             kind
         ]
@@ -74,14 +87,17 @@ class MapSpec:
 
 def sizer(bcast) -> int | None:
     """The operand that fixes a map's loop bounds: a full-shape one, else (over batched values)
-    a plain one repeated per direction or a placed matrix."""
-    for wanted in ("full", "block"):
-        if wanted in bcast:
-            return bcast.index(wanted)
-    placed = next((k for k, kind in enumerate(bcast) if isinstance(kind, Seed)), None)
-    if placed is None and "col" in bcast and "row" in bcast:
+    a plain one repeated per direction or a batched one of another period."""
+    ranked = [k for k, kind in enumerate(bcast) if kind == "full"]
+    ranked += [k for k, kind in enumerate(bcast) if kind == "block"]
+    ranked += [
+        k for k, kind in enumerate(bcast) if isinstance(kind, Strided) and kind.kind == "full"
+    ]
+    if ranked:
+        return ranked[0]
+    if "col" in bcast and "row" in bcast:
         return bcast.index("col")  # an outer product: (len(col), len(row))
-    return placed
+    return None
 
 
 def operand(k: int, name: str | None = None) -> Node:

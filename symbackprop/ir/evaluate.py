@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .batched import Seed
-from .elementwise import sizer
+from .elementwise import Strided, sizer
 from .graph import toposort
 from .node import Node
 
@@ -99,9 +99,11 @@ def _map(node: Node, operands: list) -> np.ndarray:
     columns = []
     for value, kind in zip(operands, spec.bcast):
         value = np.asarray(value, dtype=float)
-        if isinstance(kind, Seed):
-            value = _place(value, kind)
-        elif kind in _BATCHED_ROWS:
+        if isinstance(kind, Strided):  # laid out over kind.period directions: resize to P
+            axis = 1 if kind.kind == "full" and value.ndim == 2 else 0
+            value = _resize(value, kind.period, spec.period, axis)
+            kind = kind.kind
+        if kind in _BATCHED_ROWS:
             value = _BATCHED_ROWS[kind](value, spec.period, shape[0] // max(spec.period, 1))
         if kind in ("col", "colblock", "colT", "colcycle"):
             value = value[:, None]
@@ -121,17 +123,36 @@ _BATCHED_ROWS = {
 }
 
 
+def _resize(value, period: int, P: int, axis: int) -> np.ndarray:
+    """A batched value over ``period`` directions (axis 0: (period, ...); axis 1: rows
+    i*period + p) cut or zero-padded to P directions."""
+    if axis == 1:
+        blocks = value.reshape(-1, period, value.shape[1])
+        return (
+            _resize(blocks.transpose(1, 0, 2), period, P, 0)
+            .transpose(1, 0, 2)
+            .reshape(-1, value.shape[1])
+        )
+    out = np.zeros((P,) + value.shape[1:])
+    n = min(P, period)
+    out[:n] = value[:n]
+    return out
+
+
 def _concrete(spec, operands) -> tuple:
     k = sizer(spec.bcast)
     if k is None:
         raise ValueError("a map needs at least one full-shape operand to fix its size")
     kind, shape = spec.bcast[k], np.shape(operands[k])
+    if spec.period and len(spec.shape) == 1:
+        return (spec.period,)
     if kind == "full":
         return shape
+    if isinstance(kind, Strided):
+        return (shape[0] // kind.period * spec.period, shape[1])
     if kind == "col":  # an outer product
         return (shape[0], np.shape(operands[spec.bcast.index("row")])[0])
-    cols = shape[1] if kind == "block" else kind.matrix[1]
-    return (shape[0] * spec.period, cols)
+    return (shape[0] * spec.period, shape[1])  # a block
 
 
 def _seed(seed) -> np.ndarray:
@@ -161,12 +182,39 @@ def _reshape(a, shape):
     return a.reshape(tuple(d if isinstance(d, int) else -1 for d in shape))
 
 
+def _spread(*operands):
+    """The dense value of a spread, built from dense unit directions and matrix products (an
+    oracle independent of the printed loops that visit only the nonzeros)."""
+    *operands, spec = operands
+    base, parts, other = spec.split(tuple(operands))
+    P = spec.period
+    total = None if base is None else _resize(np.asarray(base, dtype=float), spec.base_period, P, 1)
+    for term, A, C, rows in parts:
+        samples = (A if A is not None else C if term.c in ("full", "col") else rows).shape[0]
+        seed = term.seed
+        a = A if A is not None else np.ones((samples, 1))
+        dense = _place(a, Seed(seed.offset, seed.shape, seed.transposed, P))
+        if term.c:
+            shape = (samples, spec.cols)
+            C = C[:, None] if term.c == "col" else C
+            dense = dense * np.repeat(np.broadcast_to(C, shape), P, axis=0)
+        if spec.mode == "right":
+            dense = dense @ other
+        elif spec.mode == "contract":
+            dense = _dir_transpose(dense, P) @ other
+        elif spec.mode == "left":
+            D = other if other is not None else np.ones((1, samples))
+            dense = (D @ dense.reshape(samples, -1)).reshape(-1, spec.cols)
+        total = dense if total is None else total + dense
+    return total
+
+
 DIRECTION_IMPL = {
     "seed": _seed,
-    "place": _place,
     "reshape": _reshape,
     "dir_transpose": _dir_transpose,
     "dirs_first": lambda v, P: v.reshape(-1, P).T.copy(),
+    "spread": _spread,
 }
 
 

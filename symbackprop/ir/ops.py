@@ -48,14 +48,17 @@ VARIADIC = ("map",)
 # derivative is taken, so they have batching rules and no derivative rules. ``seed`` is the
 # batched unit directions of one parameter block.
 DIRECTION_LEAVES = ("seed",)
-DIRECTION_OPS = ("place", "reshape", "dir_transpose", "dirs_first")
+DIRECTION_OPS = ("reshape", "dir_transpose", "dirs_first")
+# ``spread``: a dense part plus sparse terms (one entry per sample and unit direction), alone or
+# times a plain matrix, visiting only the nonzeros (ir/batched.py's Spread).
+DIRECTION_VARIADIC = ("spread",)
 
 ARITY = {
     **{op: 0 for op in LEAVES + ARRAY_LEAVES + DIRECTION_LEAVES},
     **{op: 1 for op in UNARY + ARRAY_UNARY + DIRECTION_OPS},
     **{op: 2 for op in BINARY + ARRAY_BINARY},
     **{op: 3 for op in TERNARY},
-    **{op: -1 for op in VARIADIC},  # one or more inputs
+    **{op: -1 for op in VARIADIC + DIRECTION_VARIADIC},  # one or more inputs
 }
 
 # max and min are not listed: at ties the gradient goes to the first argument, so order matters.

@@ -6,7 +6,7 @@ TypeError (an internal error: front ends validate user shapes before building IR
 
 from __future__ import annotations
 
-from .batched import divide, times
+from .batched import SPREAD_MODES, divide, times
 
 
 def _need(cond: bool, message: str) -> None:
@@ -53,11 +53,6 @@ def infer_shape(op: str, args: tuple, attr) -> tuple:
         return attr.check(args)
     if op == "seed":
         return attr.layout()
-    if op == "place":
-        (a,) = args
-        rows, cols = attr.matrix
-        _need(len(a.shape) == 2 and a.shape[1] == rows, f"place {attr} after shape {a.shape}")
-        return (times(a.shape[0], attr.period), cols)
     if op == "reshape":
         return tuple(attr)
     if op == "dir_transpose":
@@ -68,4 +63,27 @@ def infer_shape(op: str, args: tuple, attr) -> tuple:
         (a,) = args
         _need(len(a.shape) == 1, f"dirs_first of shape {a.shape}")
         return (attr, divide(a.shape[0], attr))
+    if op == "spread":
+        return _spread_shape(args, attr)
     raise TypeError(f"no shape rule for IR op {op!r}")
+
+
+def _spread_shape(args, spec) -> tuple:
+    base, parts, other = spec.split(args)
+    _need(spec.mode in SPREAD_MODES, f"spread mode {spec.mode!r}")
+    _need(
+        spec.other == (spec.mode != "place") or spec.mode == "left", f"spread {spec.mode} operands"
+    )
+    if base is not None:
+        rows = divide(base.shape[0], spec.base_period)
+        return (times(rows, spec.period), base.shape[1])
+    term, a, c, rows = parts[0]
+    samples = (a if a is not None else c if term.c in ("full", "col") else rows).shape[0]
+    P = spec.period
+    if spec.mode == "place":
+        return (times(samples, P), spec.cols)
+    if spec.mode == "right":
+        return (times(samples, P), other.shape[1])
+    if spec.mode == "contract":
+        return (times(spec.cols, P), other.shape[1])
+    return (times(other.shape[0] if other is not None else 1, P), spec.cols)

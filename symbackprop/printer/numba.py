@@ -10,12 +10,12 @@ from __future__ import annotations
 import keyword
 import math
 import re
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ..errors import SymbackpropError
-from ..ir.batched import Seed
-from ..ir.elementwise import sizer
+from ..ir.elementwise import Strided, sizer
 from ..ir.graph import Graph, Output, toposort
 from ..ir.node import Node
 from .lines import Lines
@@ -85,6 +85,9 @@ class NumbaPrinter:
         returned = [self.graph.outputs[g] for g in spec.returns]
         roots = [n for out in groups + returned for n in out.nodes]
         order = toposort(roots)
+        # Uses within this kernel: a value used once may be updated in place by its consumer.
+        self._uses = Counter(a for n in order for a in n.args)
+        self._uses.update(roots)
         n_forward = None
         if spec.forward_first:
             first = toposort(self.graph.outputs[spec.forward_first].nodes)
@@ -203,10 +206,6 @@ class NumbaPrinter:
         text = f"_seed({s.offset}, {rows}, {cols}, {s.period}, {s.transposed})"
         return text if len(s.shape) else f"{text}.reshape({s.period})"
 
-    def _print_place(self, node, a):
-        s = node.attr
-        return f"_place({a}, {s.offset}, {s.matrix[1]}, {s.period}, {s.transposed})"
-
     def _print_reshape(self, node, a):
         dims = [str(d) if isinstance(d, int) else "-1" for d in node.attr]
         if dims.count("-1") > 1:
@@ -221,14 +220,16 @@ class NumbaPrinter:
         k = sizer(spec.bcast)
         kind, size = spec.bcast[k], args[k]
         P = spec.period
-        if kind == "full":
+        if P and len(spec.shape) == 1:  # a scalar per direction
+            shape = f"({P},)"
+        elif kind == "full":
             shape = f"{size}.shape"
         elif kind == "block":  # a plain operand repeated for each of P directions
             shape = f"({size}.shape[0] * {P}, {size}.shape[1])"
         elif kind == "col":  # an outer product of a column and a row
             shape = f"({size}.shape[0], {args[spec.bcast.index('row')]}.shape[0])"
-        else:  # a matrix placed by a seed
-            shape = f"({size}.shape[0] * {P}, {kind.matrix[1]})"
+        else:  # a batched operand over another number of directions
+            shape = f"({size}.shape[0] // {kind.period} * {P}, {size}.shape[1])"
         b.add(f"{name} = np.empty({shape})")
         batched = spec.period and len(spec.shape) == 2
         with ExitStack() as loops:
@@ -251,22 +252,101 @@ class NumbaPrinter:
                     "col": index[0],
                 }
                 target = ", ".join(index)
-            value = self._map_body(b, spec, at, args)
+            value = self._map_body(b, spec, at, args, "p" if batched else "i")
             b.add(f"{name}[{target}] = {value}")
 
-    def _map_body(self, b: Lines, spec, at: dict, args) -> str:
+    def _emit_spread(self, b: Lines, node: Node, name: str, args: list[str]) -> None:
+        """A dense part plus sparse terms: loops over each term's nonzeros only (sample i,
+        entry (q, j) of the seed's matrix), adding into the dense part in place when nothing
+        else reads it."""
+        spec = node.attr
+        P = spec.period
+        base, parts, other = spec.split(tuple(args))
+        if base is not None and spec.base_period == P:
+            owned = self._owned(node.args[0])
+            b.add(f"{name} = {base}" if owned else f"{name} = {base}.copy()")
+        elif base is not None:  # the base holds fewer directions: move its rows
+            Pb = spec.base_period
+            b.add(f"{name} = np.zeros(({base}.shape[0] // {Pb} * {P}, {base}.shape[1]))")
+            b.add(f"for i in range({base}.shape[0] // {Pb}):")
+            b.add(f"    for p in range({Pb}):")
+            b.add(f"        for j in range({base}.shape[1]):")
+            b.add(f"            {name}[i * {P} + p, j] = {base}[i * {Pb} + p, j]")
+        else:
+            term, a, c, rows = parts[0]
+            samples = f"{_samples(term, a, c, rows)}.shape[0]"
+            shape = {
+                "place": f"({samples} * {P}, {spec.cols})",
+                "right": f"({samples} * {P}, {other}.shape[1])",
+                "contract": f"({spec.cols * P}, {other}.shape[1])",
+                "left": f"({other}.shape[0] * {P}, {spec.cols})"
+                if other
+                else f"({P}, {spec.cols})",
+            }[spec.mode]
+            b.add(f"{name} = np.zeros({shape})")
+        for term, a, c, rows in parts:
+            seed = term.seed
+            R, C = seed.matrix
+            d = f"j * {R} + q" if seed.transposed else f"q * {C} + j"
+            with ExitStack() as loops:
+                for var, bound in (
+                    ("i", f"{_samples(term, a, c, rows)}.shape[0]"),
+                    ("q", R),
+                    ("j", C),
+                ):
+                    b.add(f"for {var} in range({bound}):")
+                    loops.enter_context(b.indented())
+                b.add(f"p = {seed.offset} + {d}" if seed.offset else f"p = {d}")
+                factors = [f"{a}[i, q]"] if a else []
+                if c:
+                    factors.append(
+                        {"full": f"{c}[i, j]", "row": f"{c}[j]", "col": f"{c}[i]", "scalar": c}[
+                            term.c
+                        ]
+                    )
+                v = " * ".join(factors) or "1.0"
+                if spec.mode == "place":
+                    b.add(f"{name}[i * {P} + p, j] += {v}")
+                elif spec.mode == "left" and not other:
+                    b.add(f"{name}[p, j] += {v}")
+                else:
+                    b.add(f"v = {v}")
+                    if spec.mode == "right":
+                        b.add(f"for k in range({other}.shape[1]):")
+                        b.add(f"    {name}[i * {P} + p, k] += v * {other}[j, k]")
+                    elif spec.mode == "contract":
+                        b.add(f"for k in range({other}.shape[1]):")
+                        b.add(f"    {name}[j * {P} + p, k] += v * {other}[i, k]")
+                    else:
+                        b.add(f"for k in range({other}.shape[0]):")
+                        b.add(f"    {name}[k * {P} + p, j] += {other}[k, i] * v")
+
+    def _owned(self, node: Node) -> bool:
+        """True if ``node`` is a fresh array that only its one consumer reads (so that
+        consumer may write into it): not an input, an output or a view of a shared array."""
+        if self._uses[node] != 1 or node.op in ("array", "input", "const"):
+            return False
+        if node.op in ("reshape", "transpose"):  # printed as views of their operand
+            return self._owned(node.args[0])
+        return True
+
+    def _map_body(self, b: Lines, spec, at: dict, args, direction: str) -> str:
         """Print the scalar body of a map for one element; returns the name of its value.
-        ``at`` gives each broadcast kind's index expression."""
+        ``at`` gives each broadcast kind's index expression, ``direction`` the loop variable
+        of the direction (over batched values)."""
         local: dict[Node, str] = {}
         body = toposort([spec.body])
         for leaf in sorted((n for n in body if n.op == "input"), key=lambda n: n.attr[1]):
             k = leaf.attr[1]
             kind = spec.bcast[k]
             local[leaf] = f"e{k}"
-            if isinstance(kind, Seed):
-                b.add(f"e{k} = {_placed(kind, args[k])}")
-            elif kind == "scalar":
+            if kind == "scalar":
                 b.add(f"e{k} = {args[k]}")
+            elif isinstance(kind, Strided):  # its own period; zero past it
+                read = f"{args[k]}[{at[kind.kind].format(P=kind.period)}]"
+                if kind.period < spec.period:
+                    read = f"{read} if {direction} < {kind.period} else 0.0"
+                b.add(f"e{k} = {read}")
             else:
                 b.add(f"e{k} = {args[k]}[{at[kind].format(P=spec.period)}]")
         count = 0
@@ -326,17 +406,9 @@ _BATCHED_AT = {
 }
 
 
-def _placed(seed, matrix: str) -> str:
-    """Entry (i, p, j) of ``matrix @ seed``: direction p moves the block's entry (q, j') by one,
-    so the value is matrix[i, q] in column j' and zero elsewhere."""
-    rows, cols = seed.matrix
-    d = f"(p - {seed.offset})" if seed.offset else "p"
-    if seed.transposed:  # the block's entry (j', q) is the transpose's (q, j')
-        q, column = f"{d} % {rows}", f"{d} // {rows}"
-    else:
-        q, column = f"{d} // {cols}", f"{d} % {cols}"
-    inside = f"0 <= {d} < {rows * cols}"
-    return f"{matrix}[i, {q}] if {inside} and {column} == j else 0.0"
+def _samples(term, a, c, rows) -> str:
+    """The operand of a spread's term whose first axis runs over the samples."""
+    return a if term.a else c if term.c in ("full", "col") else rows
 
 
 def _sparse(out: Output) -> bool:
