@@ -353,6 +353,39 @@ def test_validation_errors_name_what_is_wrong():
     assert np.isnan(nan).all()
 
 
+def test_any_array_layout_gives_the_same_numbers_without_new_compiles():
+    """After its first call a kernel compiles no new signature: float32, Fortran-ordered,
+    read-only, sliced or list inputs take the converting path and give the same numbers."""
+    net = sb.Sequential(inputs=3, layers=[sb.Dense(4, "tanh"), sb.Dense(2)], loss="mse")
+    model = net.compile()
+    p = net.init_params(seed=1)
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    loss, grads = model.loss_and_grad(p, X, Y)
+    forward, H = model.forward(p, X), model.hessian(p, X, Y)
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    variants = {
+        "float32": ({k: v.astype(np.float32) for k, v in p.items()}, X.astype(np.float32)),
+        "fortran": ({**p, "W1": np.asfortranarray(p["W1"])}, np.asfortranarray(X)),
+        "read-only": (p, frozen),
+        "strided": (p, np.repeat(X, 2, axis=1)[:, ::2]),
+        "lists": ({k: v.tolist() for k, v in p.items()}, X.tolist()),
+    }
+    kernels = [model._loss_and_grad, model._forward, model._second_order()._hessian]
+    compiled = [len(k.signatures) for k in kernels]
+    for name, (params, x) in variants.items():
+        exact = name != "float32"
+        tol = {} if exact else {"rtol": 1e-5, "atol": 1e-6}
+        got_loss, got_grads = model.loss_and_grad(params, x, Y)
+        np.testing.assert_allclose(got_loss, loss, **tol, err_msg=name)
+        for k in grads:
+            np.testing.assert_allclose(got_grads[k], grads[k], **tol, err_msg=f"{name} d{k}")
+        np.testing.assert_allclose(model.forward(params, x), forward, **tol, err_msg=name)
+        np.testing.assert_allclose(model.hessian(params, x, Y), H, **tol, err_msg=name)
+    assert [len(k.signatures) for k in kernels] == compiled
+
+
 def test_generated_code_grows_with_layers_not_weights():
     def lines(widths):
         layers = [sb.Dense(w, "relu") for w in widths[1:-1]] + [sb.Dense(widths[-1], "softmax")]

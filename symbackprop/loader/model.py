@@ -18,6 +18,7 @@ from .cache import write_atomic
 from .compiled import _F64, checked_call, cost_report, save_target, saved_text
 
 _NO_Y = object()  # forward() passes no Y; None is a Y, and a wrong one
+_REFUSED = object()  # the fast path declined: validate (and convert) instead
 
 
 class CompiledNetwork:
@@ -51,6 +52,7 @@ class CompiledNetwork:
         # Dimensions the kernels were compiled for: params, then X and Y (Numba would try to
         # compile another version for any other, and fail with a typing error).
         self._ndims = tuple(len(s) for s in module.PARAM_SHAPES) + (2, 2)
+        self._sealed: set = set()  # kernels that compile no new signature (see _fast)
 
     def _second_order(self):
         if self._full is None:
@@ -59,19 +61,38 @@ class CompiledNetwork:
             self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
         return self._full
 
-    def _fast_arrays(self, params, X, Y=_NO_Y) -> tuple | None:
-        """The arguments as they are, if they are float64 arrays of the right dimensions, else
-        None. Sizes are checked inside the kernels (compiled code), which raise ValueError."""
+    def _fast(self, kernel, params, X, Y=_NO_Y):
+        """kernel(*params, X[, Y]) on the arrays as they are, or _REFUSED when they need the
+        validating path (a conversion, or an error naming what is wrong).
+
+        Once a kernel has run on the contract's arrays it compiles no other signature
+        (Numba's disable_compile): arrays of another dtype, dimension, layout or writability
+        then raise TypeError instead of starting a compilation, so later calls check nothing
+        in Python. Sizes are checked inside the kernels, which raise ValueError."""
         if type(params) is not dict or len(params) != self._n_params:
-            return None
+            return _REFUSED
         try:
             args = self._take(params) + ((X,) if Y is _NO_Y else (X, Y))
-            for value, ndim in zip(args, self._ndims):
-                if value.dtype is not _F64 or value.ndim != ndim:
-                    return None
-        except (KeyError, TypeError, AttributeError):
-            return None
-        return args
+        except (KeyError, TypeError):
+            return _REFUSED
+        sealed = kernel in self._sealed
+        if not sealed and not all(
+            type(a) is np.ndarray
+            and a.dtype is _F64
+            and a.ndim == ndim
+            and a.flags.c_contiguous
+            and a.flags.writeable
+            for a, ndim in zip(args, self._ndims)
+        ):
+            return _REFUSED
+        try:
+            out = kernel(*args)
+        except (TypeError, ValueError):
+            return _REFUSED
+        if not sealed:
+            kernel.disable_compile()
+            self._sealed.add(kernel)
+        return out
 
     def _arrays(self, params) -> list[np.ndarray]:
         if not isinstance(params, dict):
@@ -106,12 +127,9 @@ class CompiledNetwork:
 
     def forward(self, params, X) -> np.ndarray:
         """Y_hat, shape (m, outputs), for X of shape (m, inputs)."""
-        args = self._fast_arrays(params, X)
-        if args is not None:
-            try:
-                return self._forward(*args)
-            except ValueError:
-                pass  # a shape is wrong: the validating path below says which
+        out = self._fast(self._forward, params, X)
+        if out is not _REFUSED:
+            return out
         return checked_call(self._first.forward, *self._arrays(params), X)
 
     def loss(self, params, X, Y) -> float:
@@ -121,13 +139,8 @@ class CompiledNetwork:
     def loss_and_grad(self, params, X, Y) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, gradient dict with params' keys and shapes) from one forward and one
         reverse sweep."""
-        args = self._fast_arrays(params, X, Y)
-        if args is not None:
-            try:
-                out = self._loss_and_grad(*args)
-            except ValueError:
-                args = None  # a shape is wrong: the validating path below says which
-        if args is None:
+        out = self._fast(self._loss_and_grad, params, X, Y)
+        if out is _REFUSED:
             out = checked_call(self._first.loss_and_grad, *self._arrays(params), X, Y)
             return out[0], dict(zip(self.param_names, out[1:]))
         grads = dict(zip(self.param_names, out[1:]))
@@ -143,12 +156,9 @@ class CompiledNetwork:
             size = sum(int(np.prod(shape)) for shape in self.param_shapes.values())
             check_dense_hessian(size, "model.hessian")
         module = self._second_order()
-        args = self._fast_arrays(params, X, Y)
-        if args is not None:
-            try:
-                return module._hessian(*args)
-            except ValueError:
-                pass  # a shape is wrong: the validating path below says which
+        out = self._fast(module._hessian, params, X, Y)
+        if out is not _REFUSED:
+            return out
         return checked_call(module.hessian, *self._arrays(params), X, Y)
 
     # Training (symbackprop/training/fit.py sits above the loader: imported when used).
