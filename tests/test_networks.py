@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symbackprop as sb
 from symbackprop.derivatives.program import network_program
@@ -122,19 +124,19 @@ def flat_hessian_by_differences(grad_of, params, h=1e-5):
     return np.stack(columns, axis=1)
 
 
-@pytest.mark.parametrize("loss", list(LOSSES))
-@pytest.mark.parametrize(
-    "activation", ACTIVATIONS + ["maxout"], ids=lambda a: a if isinstance(a, str) else "custom"
-)
-def test_hessian_program_every_activation_and_loss(activation, loss):
-    """The Hessian program (H v batched over all unit directions, or one H v per direction
-    where a layer has no batching rule: Maxout), on the reference evaluator, against central
-    differences of the gradient program."""
-    rng = np.random.default_rng(11)
-    net, graph = two_layer_program(activation, loss, inputs=2, second_order=True)
-    X = rng.normal(size=(4, 2))
-    Y = targets(loss, rng, 4, 2)
-    params = random_params(net.param_shapes(), rng)
+def program(net):
+    """The optimized derivative program of ``net``, Hessian included."""
+    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
+    _, graph = network_program(
+        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, True
+    )
+    return graph
+
+
+def program_hessian_and_differences(graph, params, X, Y):
+    """(H from the program's H_<param> blocks or its per-direction H v, central differences
+    of its gradient), both on the reference evaluator. Entries that two blocks compute must
+    agree."""
     names = list(params)
     sizes = [int(np.prod(params[n].shape)) for n in names]
     P = sum(sizes)
@@ -175,7 +177,54 @@ def test_hessian_program_every_activation_and_loss(activation, loss):
             V = {f"V_{n}": v.reshape(params[n].shape) for n, v in zip(names, pieces)}
             hv = run([f"hv{n}" for n in names], params, **V)
             H[:, k] = np.concatenate([np.ravel(h) for h in hv])
-    expected = flat_hessian_by_differences(grad_of, params)
+    return H, flat_hessian_by_differences(grad_of, params)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize(
+    "activation", ACTIVATIONS + ["maxout"], ids=lambda a: a if isinstance(a, str) else "custom"
+)
+def test_hessian_program_every_activation_and_loss(activation, loss):
+    """The Hessian program (H v batched over all unit directions, or one H v per direction
+    where a layer has no batching rule: Maxout), on the reference evaluator, against central
+    differences of the gradient program."""
+    rng = np.random.default_rng(11)
+    net, graph = two_layer_program(activation, loss, inputs=2, second_order=True)
+    X = rng.normal(size=(4, 2))
+    Y = targets(loss, rng, 4, 2)
+    params = random_params(net.param_shapes(), rng)
+    H, expected = program_hessian_and_differences(graph, params, X, Y)
+    np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-6)
+
+
+SMOOTH = ["linear", "sigmoid", "tanh", "softplus", "elu", "prelu", CUSTOM]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    inputs=st.integers(1, 3),
+    outputs=st.integers(1, 3),
+    activations=st.lists(st.sampled_from(SMOOTH), min_size=3, max_size=3),
+    loss=st.sampled_from(sorted(LOSSES)),
+    l2=st.sampled_from([0.0, 0.05]),
+    seed=st.integers(0, 2**16),
+)
+def test_hessian_program_of_random_networks(widths, inputs, outputs, activations, loss, l2, seed):
+    """Random depths and widths (1-unit layers give 1-column products, every layer mixes
+    dense and one-hot direction terms): the batched Hessian against differences."""
+    hidden = [sb.Dense(w, a) for w, a in zip(widths, activations)]
+    out = output_activation(loss, activations[-1])
+    if out == "softmax" and outputs == 1:
+        outputs = 2
+    net = sb.Sequential(inputs, hidden + [sb.Dense(outputs, out)], loss=loss, l2=l2)
+    graph = program(net)
+    assert any(k.startswith("H_") for k in graph.outputs)  # batched, not one H v each
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(3, inputs))
+    Y = targets(loss, rng, 3, outputs)
+    params = random_params(net.param_shapes(), rng)
+    H, expected = program_hessian_and_differences(graph, params, X, Y)
     np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-6)
 
 

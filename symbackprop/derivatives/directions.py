@@ -246,9 +246,11 @@ def _map(node, args, batched, want):
         k for k, kind in enumerate(spec.bcast) if kind == "full" and (not batched[k] or k in dense)
     ]
     if dense and not sizers:  # the dense map needs a full-shape operand to size its loops
-        k = next(k for k in sparse if spec.bcast[k] == "full")
-        dense[k] = _dense(args[k], want)
-        del sparse[k]
+        full = [k for k in sparse if spec.bcast[k] == "full"]
+        if not full:
+            raise NotBatchable("a map over direction-dependent values with no full-shape operand")
+        dense[full[0]] = _dense(args[full[0]], want)
+        del sparse[full[0]]
     terms = []
     for k, ts in sparse.items():
         C, c_kind = _coefficient(partials[k], node.args, spec)
