@@ -398,8 +398,7 @@ PER_CALL_RATIOS = {
 def _kernel_call(model, arrays, X, Y):
     """The generated module's raw Numba kernel, without symbackprop's wrapper (a diagnostic,
     not the public API): None where the loader's internals are not as expected."""
-    mod = getattr(model, "_m", None)
-    kern = getattr(mod, "_loss_and_grad", None)
+    kern = getattr(getattr(model, "_first", None), "_loss_and_grad", None)
     if kern is None:
         return None
     return lambda: kern(*arrays, X, Y)
