@@ -394,7 +394,7 @@ def _module_source(net: Sequential, graph, names, scalars, second_order, cost, t
             "_hessian_blocks",
             tuple(names) + ("X", "Y"),
             returns=blocks,
-            doc="H V for every unit direction V at once: one (P, size) block per parameter",
+            doc="H V for every unit direction V at once: per parameter, the rows of H up to its own",
             preamble=checks[True],
         )
         second = render(
