@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numba as nb
 import numpy as np
 import pytest
 import sympy as sp
@@ -433,6 +434,38 @@ def test_any_array_layout_gives_the_same_numbers_without_new_compiles():
         np.testing.assert_allclose(model.forward(params, x), forward, **tol, err_msg=name)
         np.testing.assert_allclose(model.hessian(params, x, Y), H, **tol, err_msg=name)
     assert [len(k.signatures) for k in kernels] == compiled
+
+
+def test_large_batches_split_across_threads_give_the_same_numbers():
+    """From PARALLEL_ROWS rows the module runs its kernels on row chunks in threads: the loss
+    and gradient are the row-weighted means of the chunks', the forward pass theirs stacked."""
+    net = sb.Sequential(
+        inputs=3,
+        layers=[sb.Dense(4, "tanh"), sb.Dense(3, "prelu"), sb.Dense(2, "softmax")],
+        loss="cross_entropy",
+        l2=0.01,
+    )
+    model = net.compile()
+    module = model._first
+    p = net.init_params(seed=0)
+    arrays = tuple(p.values())
+    rng = np.random.default_rng(0)
+    m = module.PARALLEL_ROWS + 7  # chunks of unequal sizes
+    X, Y = rng.normal(size=(m, 3)), np.eye(2)[rng.integers(0, 2, m)]
+    whole = module._loss_and_grad(*arrays, X, Y)
+    for chunks in (2, 3):
+        split = module._loss_and_grad_chunked(arrays, X, Y, chunks)
+        assert split[0] == pytest.approx(whole[0], rel=1e-13)
+        for got, want in zip(split[1:], whole[1:]):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        forward = module._forward_chunked(arrays, X, chunks)
+        np.testing.assert_array_equal(forward, module._forward(*arrays, X))
+    assert module._chunk_count(X) == nb.get_num_threads()
+    assert module._chunk_count(X[: module.PARALLEL_ROWS - 1]) == 1
+    loss, grads = model.loss_and_grad(p, X, Y)  # through the public API
+    assert loss == pytest.approx(whole[0], rel=1e-13)
+    np.testing.assert_allclose(grads["alpha2"], [whole[5]], rtol=1e-12)
+    np.testing.assert_allclose(model.forward(p, X), module._forward(*arrays, X), rtol=1e-15)
 
 
 def test_generated_code_grows_with_layers_not_weights():

@@ -53,6 +53,7 @@ class CompiledNetwork:
         # compile another version for any other, and fail with a typing error).
         self._ndims = tuple(len(s) for s in module.PARAM_SHAPES) + (2, 2)
         self._sealed: set = set()  # kernels that compile no new signature (see _fast)
+        self._parallel_rows = module.PARALLEL_ROWS  # from here a batch is split (see _large)
 
     def _second_order(self):
         if self._full is None:
@@ -61,9 +62,15 @@ class CompiledNetwork:
             self._seconds.update({f"{k} (second order)": v for k, v in seconds.items()})
         return self._full
 
+    def _large(self, X) -> bool:
+        """True for a batch the module splits across threads (from PARALLEL_ROWS rows): a
+        call long enough that the validating path's cost does not show."""
+        return type(X) is np.ndarray and X.ndim == 2 and X.shape[0] >= self._parallel_rows
+
     def _fast(self, kernel, params, X, Y=_NO_Y):
         """kernel(*params, X[, Y]) on the arrays as they are, or _REFUSED when they need the
-        validating path (a conversion, or an error naming what is wrong).
+        validating path (a conversion, a split across threads, or an error naming what is
+        wrong).
 
         Once a kernel has run on the contract's arrays it compiles no other signature
         (Numba's disable_compile): arrays of another dtype, dimension, layout or writability
@@ -127,7 +134,7 @@ class CompiledNetwork:
 
     def forward(self, params, X) -> np.ndarray:
         """Y_hat, shape (m, outputs), for X of shape (m, inputs)."""
-        out = self._fast(self._forward, params, X)
+        out = _REFUSED if self._large(X) else self._fast(self._forward, params, X)
         if out is not _REFUSED:
             return out
         return checked_call(self._first.forward, *self._arrays(params), X)
@@ -139,7 +146,7 @@ class CompiledNetwork:
     def loss_and_grad(self, params, X, Y) -> tuple[float, dict[str, np.ndarray]]:
         """(loss, gradient dict with params' keys and shapes) from one forward and one
         reverse sweep."""
-        out = self._fast(self._loss_and_grad, params, X, Y)
+        out = _REFUSED if self._large(X) else self._fast(self._loss_and_grad, params, X, Y)
         if out is _REFUSED:
             out = checked_call(self._first.loss_and_grad, *self._arrays(params), X, Y)
             return out[0], dict(zip(self.param_names, out[1:]))

@@ -55,6 +55,7 @@ class Kernel:
     doc: str = ""
     forward_first: str | None = None  # a group whose cone is printed first, as "forward"
     preamble: tuple[str, ...] = ()  # statements run first (e.g. shape checks)
+    nogil: bool = False  # releases the GIL: callers may run it on several threads at once
 
 
 def literal(value: float) -> str:
@@ -96,7 +97,8 @@ class NumbaPrinter:
             n_forward = sum(1 for n in order if n in first_set)
 
         b = Lines()
-        b.add('@nb.njit(cache=CACHE, error_model="numpy")')
+        nogil = ", nogil=True" if spec.nogil else ""
+        b.add(f'@nb.njit(cache=CACHE, error_model="numpy"{nogil})')
         b.add(f"def {spec.name}({', '.join(list(spec.arrays) + list(spec.stores))}):")
         with b.indented():
             if spec.doc:
