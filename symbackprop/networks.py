@@ -19,10 +19,13 @@ from .errors import SymbackpropError
 # Losses whose targets are classes: predictions are argmax (or > 0.5 for one output).
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy", "hinge")
 # Batches are split across Numba's threads from max(PARALLEL_MIN_ROWS, PARALLEL_WORK / units)
-# rows on: below that, handing chunks to threads costs more than they save (measured on 2
-# cores: 64-32-10 at 1000 rows 1.6x faster, 2-8-1 at 10,000 2.9x; at 256 and 1000 slower).
-PARALLEL_MIN_ROWS = 512
-PARALLEL_WORK = 32768
+# rows on, in networks with at most PARALLEL_MAX_WEIGHTS_PER_UNIT weights per unit: where matrix
+# products dominate, BLAS already uses every core and splitting oversubscribes them. Measured
+# on 2 cores at 10,000 rows: 2-32-32-1 tanh 1.5x, 10-64-1 sigmoid 1.7x, 64-32-10 1.25x faster;
+# 64-32-10 at 1,000 rows and 784-256-128-10 at 1,024 (597 weights per unit) were slower split.
+PARALLEL_MIN_ROWS = 4096
+PARALLEL_WORK = 262144
+PARALLEL_MAX_WEIGHTS_PER_UNIT = 64
 from .frontend.functions import ACTIVATIONS
 from .frontend.network import (
     LOSSES,
@@ -456,9 +459,12 @@ def _shape_checks(net: Sequential, names, with_y: bool) -> tuple[str, ...]:
 
 
 def _parallel_rows(net: Sequential) -> int:
-    """The batch size from which the kernels run on row chunks in parallel."""
-    units = sum(shape[0] for shape in net.param_shapes().values() if len(shape) == 2)
-    return max(PARALLEL_MIN_ROWS, -(-PARALLEL_WORK // max(units, 1)))
+    """The batch size from which the kernels run on row chunks in parallel (0: never)."""
+    matrices = [shape for shape in net.param_shapes().values() if len(shape) == 2]
+    units = max(sum(shape[0] for shape in matrices), 1)
+    if sum(r * c for r, c in matrices) > PARALLEL_MAX_WEIGHTS_PER_UNIT * units:
+        return 0
+    return max(PARALLEL_MIN_ROWS, -(-PARALLEL_WORK // units))
 
 
 def _block_fields(names, shapes, scalars, blocks) -> dict[str, str]:

@@ -466,6 +466,9 @@ def test_large_batches_split_across_threads_give_the_same_numbers():
     assert loss == pytest.approx(whole[0], rel=1e-13)
     np.testing.assert_allclose(grads["alpha2"], [whole[5]], rtol=1e-12)
     np.testing.assert_allclose(model.forward(p, X), module._forward(*arrays, X), rtol=1e-15)
+    # Matrix products dominate (over 64 weights per unit): BLAS has the cores, never split.
+    wide = sb.Sequential(inputs=100, layers=[sb.Dense(100, "relu"), sb.Dense(2)], loss="mse")
+    assert wide.compile()._first.PARALLEL_ROWS == 0
 
 
 def test_generated_code_grows_with_layers_not_weights():

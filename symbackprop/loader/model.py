@@ -65,7 +65,8 @@ class CompiledNetwork:
     def _large(self, X) -> bool:
         """True for a batch the module splits across threads (from PARALLEL_ROWS rows): a
         call long enough that the validating path's cost does not show."""
-        return type(X) is np.ndarray and X.ndim == 2 and X.shape[0] >= self._parallel_rows
+        rows = self._parallel_rows
+        return type(X) is np.ndarray and X.ndim == 2 and 0 < rows <= X.shape[0]
 
     def _fast(self, kernel, params, X, Y=_NO_Y):
         """kernel(*params, X[, Y]) on the arrays as they are, or _REFUSED when they need the
