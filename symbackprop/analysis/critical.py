@@ -471,8 +471,7 @@ def _solve_polynomial(f, gradient, variables, budget) -> list[dict] | None:
             if not basis.is_zero_dimensional:
                 return None
             solutions = _back_substitute(list(basis.exprs), variables)
-    # SymPy raises NotImplementedError for systems it cannot handle: the numeric search does.
-    except (_OutOfTime, _NotZeroDimensional, NotImplementedError, mpmath.libmp.NoConvergence):
+    except (_OutOfTime, _NotZeroDimensional, mpmath.libmp.NoConvergence):
         return None
     return [
         s for s in solutions if all(_sign(_at(d, s)) != 0 for d in denominators)
