@@ -62,6 +62,15 @@ def central_differences(loss_of, params, h=1e-6):
     return grads
 
 
+def program(net, second_order=True):
+    """The optimized derivative program of ``net`` (with the Hessian's by default)."""
+    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
+    _, graph = network_program(
+        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, second_order
+    )
+    return graph
+
+
 def two_layer_program(activation, loss, inputs, second_order):
     """(net, optimized derivative program) of a 3-unit hidden layer (``activation``, or Maxout)
     and a 2-unit output layer suited to ``loss``."""
@@ -69,11 +78,7 @@ def two_layer_program(activation, loss, inputs, second_order):
     first = sb.Maxout(3, pieces=2) if activation == "maxout" else sb.Dense(3, activation)
     layers = [first, sb.Dense(2, output_activation(loss, hidden))]
     net = sb.Sequential(inputs=inputs, layers=layers, loss=loss, l2=0.05)
-    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
-    _, graph = network_program(
-        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, second_order
-    )
-    return net, graph
+    return net, program(net, second_order)
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
@@ -123,15 +128,6 @@ def flat_hessian_by_differences(grad_of, params, h=1e-5):
         e[k] = h
         columns.append((at(flat + e) - at(flat - e)) / (2 * h))
     return np.stack(columns, axis=1)
-
-
-def program(net):
-    """The optimized derivative program of ``net``, Hessian included."""
-    ng = build_graph(net.inputs, net.layers, net.loss, net.l2)
-    _, graph = network_program(
-        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, True
-    )
-    return graph
 
 
 def program_hessian_and_differences(graph, params, X, Y):

@@ -20,7 +20,6 @@ Batching rules, one per primitive, receive the node, its arguments (batched ones
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from ..ir.batched import Seed, Spread, TermSpec, batched_shape, times
@@ -242,10 +241,7 @@ def _map(node, args, batched, want):
             sparse[k] = (Term(v.seed, None, rows=rows),)
         else:
             dense[k] = _dense(v, want)
-    sizers = [
-        k for k, kind in enumerate(spec.bcast) if kind == "full" and (not batched[k] or k in dense)
-    ]
-    if dense and not sizers:  # the dense map needs a full-shape operand to size its loops
+    if dense and not _sizers(spec, batched, dense):  # nothing would size the dense map's loops
         full = [k for k in sparse if spec.bcast[k] == "full"]
         if not full:
             raise NotBatchable("a map over direction-dependent values with no full-shape operand")
@@ -259,7 +255,16 @@ def _map(node, args, batched, want):
         return Value(None, 0, tuple(terms))
     # Each value keeps the directions it depends on and that are asked of it.
     P = min(want, max(period for _, period in dense.values()))
-    return Value(_dense_map(node, batched, dense, partials, P), P, tuple(terms))
+    sizer = _sizers(spec, batched, dense)[0]
+    return Value(_dense_map(node, dense, partials, P, sizer), P, tuple(terms))
+
+
+def _sizers(spec: MapSpec, batched, dense: dict) -> list[int]:
+    """Full-shape operands that can size the dense map's loops: plain ones and batched ones
+    whose dense part it reads (a terms-only operand stands for a direction-dependent node)."""
+    return [
+        k for k, kind in enumerate(spec.bcast) if kind == "full" and (not batched[k] or k in dense)
+    ]
 
 
 def _samples(node, args, batched) -> Node | None:
@@ -291,10 +296,10 @@ def _partials(body: Node, batched) -> dict[int, Node] | None:
     return {k: p for k, p in zip(indices, partials) if p is not None}
 
 
-def _dense_map(node, batched, dense: dict, partials: dict, P: int) -> Node:
+def _dense_map(node, dense: dict, partials: dict, P: int, sizer: int) -> Node:
     """The map over the dense parts ((node, period) by operand) for P directions: sum_k c_k e_k,
     each coefficient c_k that reads a full-shape operand hoisted into a plain map of its own
-    (computed once, not per direction)."""
+    (computed once, not per direction). Operand ``sizer`` sizes the loops if none read does."""
     spec = node.attr
     rank = len(spec.shape)
     operands = list(node.args)
@@ -306,22 +311,16 @@ def _dense_map(node, batched, dense: dict, partials: dict, P: int) -> Node:
             continue
         operands[k], flags[k] = dense[k][0], True
         if partial.args:
-            plain = _plain_map(partial, node.args, spec)
-            if plain is not None:
-                operands.append(plain)
+            coefficient, kind = _coefficient(partial, node.args, spec)
+            if kind == "full":  # a bias or a scalar stays in the body: it costs nothing
+                operands.append(coefficient)
                 flags.append(False)
                 kinds.append("full")
                 partial = operand(len(operands) - 1)
         term = operand(k) if partial is ONE else partial * operand(k)
         body = term if body is None else body + term
-    # A batched operand whose dense part is not read here still stands for its plain node.
-    usable = [
-        k
-        for k, kind in enumerate(kinds)
-        if kind == "full" and (k in dense or k >= len(batched) or not batched[k])
-    ]
     periods = {dense[k][0]: dense[k][1] for k in dense}
-    operands, flags, body, kinds = _used(operands, flags, body, kinds, usable[0])
+    operands, flags, body, kinds = _used(operands, flags, body, kinds, sizer)
     batched_kinds = []
     for a, kind, is_batched in zip(operands, kinds, flags):
         if rank == 1 and kind in ("row", "col"):
@@ -342,17 +341,6 @@ def _used(args, batched, body, kinds, sizer: int):
         used = sorted(used + [sizer])
     body = substitute(body, {operand(k): operand(i) for i, k in enumerate(used)})
     return [args[k] for k in used], [batched[k] for k in used], body, [kinds[k] for k in used]
-
-
-def _plain_map(expression: Node, operands, spec: MapSpec):
-    """``expression`` (part of a map's body) as a map of its own over the operands it reads,
-    or None when it reads no full-shape operand (then it is cheap: a bias or a scalar)."""
-    used = sorted(n.attr[1] for n in toposort([expression]) if n.op == "input")
-    if not any(spec.bcast[k] == "full" for k in used):
-        return None
-    body = substitute(expression, {operand(k): operand(i) for i, k in enumerate(used)})
-    kinds = tuple(spec.bcast[k] for k in used)
-    return make("map", *(operands[k] for k in used), attr=MapSpec(body, kinds, spec.shape))
 
 
 def _coefficient(expression: Node, operands, spec: MapSpec) -> tuple[Node | None, str]:
@@ -376,7 +364,7 @@ def _kind_of(kinds) -> str:
 
 def _broadcast_map(body, factors, used, kind, shape) -> Node:
     """map(body) over ``factors`` ((node, kind) relative to ``shape``) as a value of ``kind``."""
-    out_shape = {"full": tuple(shape), "row": (shape[1],), "col": (shape[0],)}[kind]
+    out_shape = tuple(shape) if kind == "full" else (shape[1],) if kind == "row" else (shape[0],)
     kinds = tuple(k if kind == "full" or k == "scalar" else "full" for _, k in factors)
     body = substitute(body, {operand(k): operand(i) for i, k in enumerate(used)})
     return make("map", *(n for n, _ in factors), attr=MapSpec(body, kinds, out_shape))
@@ -428,12 +416,13 @@ BATCH_RULES = {
 def batch_directions(
     roots: dict[str, Node], seeds: dict[Node, Seed], demand: dict[str, int] | None = None
 ) -> dict[str, Node]:
-    """The batched form of each root, given the direction leaves and their seeds; ``demand``
-    asks root k only for its first demand[k] directions (H is symmetric: the block of a
-    parameter needs no direction after its own, the rest comes from the other blocks).
+    """The batched form of each root, given the direction leaves and their seeds (each laid
+    out over the directions up to its block's last); ``demand`` asks root k only for its first
+    demand[k] directions (H is symmetric: the block of a parameter needs no direction after
+    its own, the rest comes from the other blocks).
 
-    A root's batched value may hold more directions than asked; the rows past its own period
-    are zero. A root that does not depend on any direction is left out (its batched value is
+    A root's batched value may hold more directions than asked: past the demand they may be
+    partial, past its period they are zero. A root that does not depend on any direction is left out (its batched value is
     zero: the graph is linear in the directions). Raises NotBatchable naming a primitive that
     has no batching rule on a direction-dependent value."""
     for s in seeds.values():
@@ -447,10 +436,7 @@ def batch_directions(
     for node in reversed(order):
         for a in node.args:
             want[a] = max(want.get(a, 0), want.get(node, 0))
-    batched: dict[Node, Value] = {}
-    for leaf, s in seeds.items():
-        end = s.offset + math.prod(s.matrix)
-        batched[leaf] = Value(make("seed", attr=Seed(s.offset, s.shape, s.transposed, end)), end)
+    batched = {leaf: Value(make("seed", attr=s), s.period) for leaf, s in seeds.items()}
     for node in order:
         if node in batched or not any(a in batched for a in node.args):
             continue

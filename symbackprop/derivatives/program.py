@@ -176,12 +176,12 @@ def _all_directions(graph: Graph, params: dict, directions: dict, optimize: Opti
     parameter without a block has zero second derivatives. Left as it is when the graph uses
     a primitive without a batching rule (Maxout's pieces): the Hessian then runs H v once per
     direction."""
-    P = sum(math.prod(p.shape) for p in params.values())
     seeds, demand, offset = {}, {}, 0
     for name, p in params.items():
-        seeds[directions[name]] = Seed(offset, tuple(p.shape), False, P)
-        offset += math.prod(p.shape)
-        demand[name] = offset  # H is symmetric: later rows come from later blocks
+        end = offset + math.prod(p.shape)
+        seeds[directions[name]] = Seed(offset, tuple(p.shape), False, end)
+        demand[name] = end  # H is symmetric: later rows come from later blocks
+        offset = end
     roots = {name: graph.outputs[f"hv{name}"].nodes[0] for name in params}
     try:
         blocks = batch_directions(roots, seeds, demand)

@@ -81,10 +81,6 @@ class TermSpec:
     c: str
     rows: bool
 
-    @property
-    def arity(self) -> int:
-        return self.a + bool(self.c) + self.rows
-
 
 # How a spread's terms combine with its last operand (B, or D for "left"), per direction p:
 SPREAD_MODES = (

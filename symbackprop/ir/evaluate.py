@@ -126,17 +126,11 @@ _BATCHED_ROWS = {
 def _resize(value, period: int, P: int, axis: int) -> np.ndarray:
     """A batched value over ``period`` directions (axis 0: (period, ...); axis 1: rows
     i*period + p) cut or zero-padded to P directions."""
-    if axis == 1:
-        blocks = value.reshape(-1, period, value.shape[1])
-        return (
-            _resize(blocks.transpose(1, 0, 2), period, P, 0)
-            .transpose(1, 0, 2)
-            .reshape(-1, value.shape[1])
-        )
-    out = np.zeros((P,) + value.shape[1:])
+    blocks = value.reshape(-1, period, value.shape[1]) if axis == 1 else value
+    out = np.zeros(blocks.shape[:axis] + (P,) + blocks.shape[axis + 1 :])
     n = min(P, period)
-    out[:n] = value[:n]
-    return out
+    out[(slice(None),) * axis + (slice(0, n),)] = blocks[(slice(None),) * axis + (slice(0, n),)]
+    return out.reshape(-1, value.shape[1]) if axis == 1 else out
 
 
 def _concrete(spec, operands) -> tuple:
