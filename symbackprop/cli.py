@@ -651,8 +651,6 @@ def explain_command(expr, wrt, at, graph, digits, latex, as_json) -> None:
             f"PATH); install graphviz, or write the DOT source with --graph "
             f"{Path(graph).with_suffix('.dot').name}"
         )
-    if digits < 1:
-        raise SymbackpropError(f"--digits must be at least 1; got {digits}")
     (f,), variables = _formulas((expr,) if expr else (), wrt)
     point = _assignments(at, "--at")
     e = explain(f, variables, point, digits=digits)
@@ -717,7 +715,8 @@ def compile_command(exprs, wrt, consts, output, as_json) -> None:
     from .pipeline import compile
 
     fs, variables = _formulas(exprs, wrt, what="EXPRS")
-    constants = {k: float(v) for k, v in _assignments(consts, "--const").items()}
+    # Values stay SymPy numbers here: compile() turns them into floats, naming a bad one.
+    constants = _assignments(consts, "--const")
     if not wrt:  # by default the constants' symbols are not variables
         variables = [v for v in variables if v.name not in constants]
     by_name = {s.name: s for f in fs for s in f.free_symbols}
@@ -737,6 +736,7 @@ def compile_command(exprs, wrt, consts, output, as_json) -> None:
         )
     values = {by_name[k]: v for k, v in constants.items()}
     fn = compile(fs if len(fs) > 1 else fs[0], variables, values or None)
+    constants = {k: float(v) for k, v in constants.items()}  # compile() accepted them
     path = fn.save(output)
     functions = ["value", "grad", "value_and_grad", "hessian", "hvp"]
     if len(fs) > 1:

@@ -406,6 +406,8 @@ def test_compile_writes_a_working_standalone_module(tmp_path):
         (["x", "--const", "q=1"], ["q: not a symbol"]),
         (["x y", "--wrt", "x,y", "--const", "y=1"], ["a variable cannot be a constant"]),
         (["x", "--const", "a"], ["must look like name=number"]),
+        (["x a", "--wrt", "x", "--const", "a=1/0"], ["constant a = zoo is not a real number"]),
+        (["x a", "--wrt", "x", "--const", "a=sqrt(-1)"], ["constant a = I is not a real"]),
     ],
 )
 def test_compile_refuses_unusable_input(tmp_path, args, words):

@@ -378,6 +378,12 @@ def test_errors_name_the_problem(f, wrt, at, match):
         explain(f, wrt, at)
 
 
+@pytest.mark.parametrize("digits", [0, -1, 2.5, True])
+def test_digits_must_be_a_positive_integer(digits):
+    with pytest.raises(sb.SymbackpropError, match="digits must be an integer of at least 1"):
+        explain(x * y, [x], {x: 1, y: 2}, digits=digits)
+
+
 def test_wrt_only_in_a_condition_has_zero_gradient():
     f = sp.Piecewise((1, r > 0), (0, True)) + s
     e = explain(f, [r], {r: 1, s: 2})

@@ -482,6 +482,9 @@ def test_early_stopping_triggers_and_restores_the_best_params(classifier, data):
     assert model.loss(params, Xv, Yv) == pytest.approx(h.best, rel=1e-12)
     with pytest.raises(sb.SymbackpropError, match="validation"):
         fit(model, params, X, Y, early_stopping=2, progress=False)
+    with pytest.raises(sb.SymbackpropError, match=r"'accuracy'.*\(train_accuracy=False\)"):
+        fit(model, params, X, Y, early_stopping=2, monitor="accuracy", train_accuracy=False,
+            progress=False)  # fmt: skip
 
 
 def test_a_nonfinite_loss_names_epoch_and_step_and_keeps_the_last_good_params(classifier, data):

@@ -453,6 +453,8 @@ def explain(f, wrt, at, *, digits: int = 4) -> Explanation:
     """
     if isinstance(f, str) or not isinstance(f, (sp.Expr, int, float)):
         raise SymbackpropError(f"f must be a SymPy expression; got {type(f).__name__}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
+        raise SymbackpropError(f"digits must be an integer of at least 1; got {digits!r}")
     f = sp.sympify(f)
     variables = _wrt(f, wrt)
     point = _point(f, at)

@@ -144,17 +144,13 @@ def fit(
         Xv, Yv = _data("validation X", Xv), _data("validation Y", Yv)
     if monitor not in MONITORS:
         raise SymbackpropError(f"monitor must be one of {', '.join(MONITORS)}; got {monitor!r}")
-    measured = (
-        (validation is not None or not monitor.startswith("val_"))
-        and (task != "raw" or not monitor.endswith("accuracy"))
-        and (train_accuracy or monitor != "accuracy")
-    )
+    unmeasured = _unmeasured(monitor, validation, task, train_accuracy)
+    measured = unmeasured is None
     if early_stopping is not None:
         early_stopping = _count("early_stopping", early_stopping, low=1)
         if not measured:
             raise SymbackpropError(
-                f"early_stopping monitors {monitor!r}, which is not measured here "
-                + ("(give validation=(Xv, Yv))" if validation is None else "(no classes)")
+                f"early_stopping monitors {monitor!r}, which is not measured here ({unmeasured})"
             )
 
     history = History(monitor=monitor if measured else None)
@@ -365,15 +361,22 @@ def _fail(flat, epoch, step, steps, what):
     )
 
 
+def _unmeasured(monitor, validation, task, train_accuracy) -> str | None:
+    """Why ``monitor`` is not measured by this fit, or None when it is."""
+    if monitor.startswith("val_") and validation is None:
+        return "give validation=(Xv, Yv)"
+    if monitor.endswith("accuracy") and task == "raw":
+        return "the network's outputs are not classes"
+    if monitor == "accuracy" and not train_accuracy:
+        return "train_accuracy=False"
+    return None
+
+
 def _bar(progress, total):
     if progress is False:
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if progress:
-            raise SymbackpropError("progress=True needs tqdm (pip install tqdm)") from None
-        return None
+    from tqdm import tqdm  # a dependency, imported only when a bar may be shown
+
     # disable=None: tqdm switches itself off when its stream (stderr) is not a terminal.
     bar = tqdm(total=total, unit="sample", unit_scale=True, disable=None if progress is None
                else False, file=sys.stderr, leave=True, dynamic_ncols=True)  # fmt: skip
