@@ -434,3 +434,22 @@ def test_parser_reads(text, symbols, expected):
 def test_parser_uses_the_callers_symbols():
     p = sp.Symbol("p", positive=True)
     assert parse("sqrt(p^2)", [p]) == p  # assumption kept, so sqrt(p^2) = p
+
+
+def test_the_simplification_budget_bounds_a_large_check(monkeypatch):
+    """A gradient whose simplification SymPy would grind on for minutes: the whole check stays
+    within the SIMPLIFY_SECONDS budget (the numeric comparison then decides)."""
+    import time
+
+    monkeypatch.setenv("SYMBACKPROP_SIMPLIFY_SECONDS", "0.5")
+    x, y, z = sp.symbols("x y z")
+    f = (
+        sp.tanh(x * y) * sp.log(1 + z**2)
+        + sp.sin(x + sp.sqrt(1 + y**2)) * sp.atan(x * z)
+        + sp.sqrt(1 + (x * y * z) ** 2) * sp.tanh(z - x)
+    )
+    start = time.monotonic()
+    right = sb.check_derivative(f, [x, y, z], [sp.diff(f, v) for v in (x, y, z)])
+    assert right.ok and time.monotonic() - start < 20
+    wrong = sb.check_derivative(f, [x, y, z], [sp.diff(f, v) for v in (x, z, y)])
+    assert not wrong.ok

@@ -17,6 +17,7 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import SymbackpropError
 from ..frontend.functions import sigmoid, softplus
+from ..limits import Deadline, simplify_within
 from .parse import parse
 
 RTOL = 1e-8  # relative tolerance between expected and claimed values at a sample point
@@ -284,27 +285,33 @@ def _explicit(e: sp.Expr) -> sp.Expr:
     )
 
 
-def _tidy(e: sp.Expr) -> sp.Expr:
+def _simplified(e: sp.Expr, deadline: Deadline) -> sp.Expr | None:
+    """simplify(e) within what is left of the check's time budget; None if e is too big or
+    the time runs out (the numeric comparison then decides alone)."""
+    return None if _costly(e) else simplify_within(e, deadline)
+
+
+def _tidy(e: sp.Expr, deadline: Deadline) -> sp.Expr:
     """A simpler equal form when one is cheap to find; otherwise e unchanged."""
-    if e == 0 or _costly(e):
+    if e == 0:
         return e
-    s = sp.simplify(e)
-    return s if sp.count_ops(s) <= sp.count_ops(e) else e
+    s = _simplified(e, deadline)
+    return s if s is not None and sp.count_ops(s) <= sp.count_ops(e) else e
 
 
-def _difference(expected: sp.Expr, claimed: sp.Expr) -> tuple[sp.Expr, bool]:
+def _difference(expected: sp.Expr, claimed: sp.Expr, deadline: Deadline) -> tuple[sp.Expr, bool]:
     """(simplified expected - claimed, whether it is proved to be 0)."""
     d = expected - claimed
     if d == 0:
         return d, True
-    if _costly(d):
+    s = _simplified(d, deadline)
+    if s is None:
         return d, False
-    s = sp.simplify(d)
     if s == 0 or s.is_zero:
         return sp.Integer(0), True
     # Identities between tanh, sigmoid and exp are often only visible in exponentials.
-    t = _explicit(s).rewrite(sp.exp)
-    if not _costly(t) and sp.simplify(t) == 0:
+    t = _simplified(_explicit(s).rewrite(sp.exp), deadline)
+    if t == 0:
         return sp.Integer(0), True
     return s, False
 
@@ -487,9 +494,10 @@ def check_derivative(
     # |x|' and log(exp(x)) as real analysis does; results are mapped back to the caller's symbols.
     real = {s: sp.Dummy(s.name, real=True, **_kept(s)) for s in free}
     back = {r: s for s, r in real.items()}
-    expected = [_tidy(e.xreplace(real)) for _, _, e, _ in entries]
+    deadline = Deadline()  # one simplification budget for the whole check
+    expected = [_tidy(e.xreplace(real), deadline) for _, _, e, _ in entries]
     claims = [c.xreplace(real) for _, _, _, c in entries]
-    differences = [_difference(e, c) for e, c in zip(expected, claims)]
+    differences = [_difference(e, c, deadline) for e, c in zip(expected, claims)]
 
     symbols = [real[s] for s in free]
     evaluate = _Evaluator(symbols, expected, claims)
