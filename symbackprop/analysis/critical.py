@@ -10,9 +10,6 @@ deduplicated and refined.
 from __future__ import annotations
 
 import math
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import mpmath
@@ -22,6 +19,7 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import SymbackpropError
 from ..frontend.symbols import symbol_list
+from ..limits import OutOfTime, time_limit
 from ..pipeline import compile as compile_function
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
@@ -34,10 +32,6 @@ DIGITS = 50  # working precision of the numeric steps inside the symbolic solver
 # A plain Symbol (the matrices hold numbers only): SymPy's factor_list sees a Dummy generator
 # as a constant and returns the polynomial unfactored.
 _LAMBDA = sp.Symbol("lambda")
-
-
-class _OutOfTime(BaseException):
-    """Raised by the SymPy time budget (a BaseException: SymPy catches plain Exceptions)."""
 
 
 # ---- public results -------------------------------------------------------------------------
@@ -257,9 +251,9 @@ def classify(f, vars, point, *, tol=1e-8) -> CriticalPoint:
     values = _point(point, variables)
     if all(_is_exact(v) for v in values.values()) and not f.has(sp.Float):
         try:
-            with _time_limit(SYMBOLIC_BUDGET):
+            with time_limit(SYMBOLIC_BUDGET):
                 return _classify_exact(f, variables, values)
-        except _OutOfTime:
+        except OutOfTime:
             pass
     x = np.array([float(sp.N(v)) for v in values.values()])
     return classify_numeric(_lambdified(f, variables), variables, x, tol, tol)
@@ -417,32 +411,6 @@ def _box(box, variables) -> tuple[np.ndarray, np.ndarray]:
 # ---- symbolic solving -------------------------------------------------------------------------
 
 
-@contextmanager
-def _time_limit(seconds):
-    """Raise _OutOfTime in the block after ``seconds`` (SIGALRM: main thread, Unix, and only
-    when no other timer is set; elsewhere the block runs unlimited)."""
-    usable = (
-        seconds
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-    )
-    if not usable:
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _solve_polynomial(f, gradient, variables, budget) -> list[dict] | None:
     """Every real solution of grad f = 0 as {variable: value}, or None when this is not a
     polynomial system SymPy solves within the budget (or its solutions form a curve)."""
@@ -464,14 +432,14 @@ def _solve_polynomial(f, gradient, variables, budget) -> list[dict] | None:
     if math.prod(max(1, p.total_degree()) for p in polys) > MAX_BEZOUT:
         return None
     try:
-        with _time_limit(budget):
+        with time_limit(budget):
             basis = sp.groebner(numerators, *variables, order="lex")
             if list(basis.exprs) == [1]:
                 return []
             if not basis.is_zero_dimensional:
                 return None
             solutions = _back_substitute(list(basis.exprs), variables)
-    except (_OutOfTime, _NotZeroDimensional, mpmath.libmp.NoConvergence):
+    except (OutOfTime, _NotZeroDimensional, mpmath.libmp.NoConvergence):
         return None
     return [
         s for s in solutions if all(_sign(_at(d, s)) != 0 for d in denominators)
@@ -596,9 +564,9 @@ def _classify_solution(f, variables, solution) -> CriticalPoint:
     """A solution of the symbolic solver: exact if all its values are, else numeric."""
     if all(_is_exact(v) for v in solution.values()) and not f.has(sp.Float):
         try:
-            with _time_limit(SYMBOLIC_BUDGET):
+            with time_limit(SYMBOLIC_BUDGET):
                 return _classify_exact(f, variables, solution)
-        except _OutOfTime:
+        except OutOfTime:
             pass
     x = _floats(solution, variables)
     return classify_numeric(_lambdified(f, variables), variables, x, 1e-8, EIGENVALUE_TOL)
