@@ -224,7 +224,7 @@ def critical_points(
     if solutions is not None:
         if box is not None:
             solutions = [s for s in solutions if _inside(_floats(s, variables), bounds, 1e-12)]
-        points = [_classify_solution(f, variables, s) for s in solutions]
+        points = [_classify_at(f, variables, s, 1e-8, EIGENVALUE_TOL) for s in solutions]
     else:
         points = _numeric_search(f, variables, bounds, starts, seed, tol)
     return sorted(points, key=lambda p: tuple(float(sp.N(c)) for c in p.coordinates))
@@ -248,15 +248,7 @@ def classify(f, vars, point, *, tol=1e-8) -> CriticalPoint:
     ('not critical', 2.0)
     """
     f, variables = _check_function(f, vars)
-    values = _point(point, variables)
-    if all(_is_exact(v) for v in values.values()) and not f.has(sp.Float):
-        try:
-            with time_limit(SYMBOLIC_BUDGET):
-                return _classify_exact(f, variables, values)
-        except OutOfTime:
-            pass
-    x = np.array([float(sp.N(v)) for v in values.values()])
-    return classify_numeric(_lambdified(f, variables), variables, x, tol, tol)
+    return _classify_at(f, variables, _point(point, variables), tol, tol)
 
 
 def classify_network(model, params, X, Y, *, tol=None, grad_tol=1e-6) -> NetworkPoint:
@@ -560,24 +552,26 @@ def _inside(x, bounds, slack) -> bool:
 # ---- classification -----------------------------------------------------------------------------
 
 
-def _classify_solution(f, variables, solution) -> CriticalPoint:
-    """A solution of the symbolic solver: exact if all its values are, else numeric."""
-    if all(_is_exact(v) for v in solution.values()) and not f.has(sp.Float):
+def _classify_at(f, variables, point, grad_tol, eig_tol) -> CriticalPoint:
+    """The point classified exactly if all its values are exact (within the time budget),
+    else numerically with these tolerances."""
+    if all(_is_exact(v) for v in point.values()) and not f.has(sp.Float):
         try:
             with time_limit(SYMBOLIC_BUDGET):
-                return _classify_exact(f, variables, solution)
+                return _classify_exact(f, variables, point)
         except OutOfTime:
             pass
-    x = _floats(solution, variables)
-    return classify_numeric(_lambdified(f, variables), variables, x, 1e-8, EIGENVALUE_TOL)
+    x = _floats(point, variables)
+    return classify_numeric(_lambdified(f, variables), variables, x, grad_tol, eig_tol)
 
 
 def _classify_exact(f, variables, point) -> CriticalPoint:
     gradient = tuple(sp.simplify(sp.diff(f, v).subs(point)) for v in variables)
     H = sp.hessian(f, variables).subs(point).applyfunc(sp.simplify)
     value = sp.simplify(f.subs(point))
-    negative, zero, positive = _inertia(H)
-    eigenvalues = _exact_eigenvalues(H)
+    charpoly = H.charpoly(_LAMBDA)  # (the costliest step: computed once)
+    negative, zero, positive = _inertia(charpoly)
+    eigenvalues = _exact_eigenvalues(H, charpoly)
     undecided = ()
     if zero:
         undecided = tuple(tuple(sp.simplify(c) for c in vec) for vec in H.nullspace())
@@ -589,27 +583,27 @@ def _classify_exact(f, variables, point) -> CriticalPoint:
     )
 
 
-def _inertia(H) -> tuple[int, int, int]:
-    """(negative, zero, positive) eigenvalue counts of a symmetric exact matrix, exactly:
-    its characteristic polynomial has only real roots, so Descartes' rule of signs counts
-    the positive ones exactly, and the zero ones are its trailing zero coefficients."""
-    coeffs = [_sign(c) for c in H.charpoly(_LAMBDA).all_coeffs()]
+def _inertia(charpoly) -> tuple[int, int, int]:
+    """(negative, zero, positive) eigenvalue counts of a symmetric exact matrix, exactly,
+    from its characteristic polynomial: it has only real roots, so Descartes' rule of signs
+    counts the positive ones exactly, and the zero ones are its trailing zero coefficients."""
+    coeffs = [_sign(c) for c in charpoly.all_coeffs()]
     zero = 0
     while coeffs and coeffs[-1] == 0:
         coeffs.pop()
         zero += 1
     nonzero = [c for c in coeffs if c]
     positive = sum(a != b for a, b in zip(nonzero, nonzero[1:]))
-    return H.rows - zero - positive, zero, positive
+    return charpoly.degree() - zero - positive, zero, positive
 
 
-def _exact_eigenvalues(H) -> tuple:
-    """Eigenvalues of a symmetric exact matrix, ascending, with multiplicity: radicals when
-    they are visibly real, CRootOf for rational characteristic polynomials otherwise, and
-    50-digit Floats as the last resort."""
+def _exact_eigenvalues(H, charpoly) -> tuple:
+    """Eigenvalues of a symmetric exact matrix (``charpoly`` its characteristic polynomial),
+    ascending, with multiplicity: radicals when they are visibly real, CRootOf for rational
+    characteristic polynomials otherwise, and 50-digit Floats as the last resort."""
     lam = _LAMBDA
     roots = []
-    for factor, multiplicity in sp.factor_list(H.charpoly(lam).as_expr(), lam)[1]:
+    for factor, multiplicity in sp.factor_list(charpoly.as_expr(), lam)[1]:
         poly = sp.Poly(factor, lam)
         if poly.degree() < 1:
             continue
