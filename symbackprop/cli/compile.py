@@ -1,0 +1,130 @@
+"""``symbackprop compile`` (formulas) and ``compile-net`` (a network spec file): standalone
+modules written to disk, with what they define.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from ..errors import SymbackpropError
+from .group import Command
+from .inputs import JSON, WRT, assignments, formulas
+from .output import echo_json
+
+OUTPUT = click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The module to write (a .py file in an existing folder).",
+)
+
+
+@click.command(name="compile", cls=Command)
+@click.argument("exprs", nargs=-1, required=False)
+@WRT
+@click.option(
+    "--const",
+    "consts",
+    multiple=True,
+    metavar="a=1.5,...",
+    help="Values folded into the code for symbols that are not variables.",
+)
+@OUTPUT
+@JSON
+def compile_command(exprs, wrt, consts, output, as_json) -> None:
+    """Write a standalone module (needs only numpy and numba) for EXPRS: value, grad,
+    value_and_grad, hessian and hvp; jacobian too for several EXPRS (a vector function).
+
+    \b
+      symbackprop compile "exp(x) sin(y) + log(1 + e^y)" --wrt x,y -o my_gradient.py
+    """
+    from ..pipeline import compile
+
+    fs, variables = formulas(exprs, wrt, what="EXPRS")
+    # Values stay SymPy numbers here: compile() turns them into floats, naming a bad one.
+    constants = assignments(consts, "--const")
+    if not wrt:  # by default the constants' symbols are not variables
+        variables = [v for v in variables if v.name not in constants]
+    by_name = {s.name: s for f in fs for s in f.free_symbols}
+    unknown = sorted(set(constants) - set(by_name))
+    if unknown:
+        raise SymbackpropError(f"--const {', '.join(unknown)}: not a symbol of the formula")
+    clash = sorted(set(constants) & {v.name for v in variables})
+    if clash:
+        raise SymbackpropError(f"--const {', '.join(clash)}: a variable cannot be a constant")
+    loose = sorted(
+        {s.name for f in fs for s in f.free_symbols} - set(constants) - {v.name for v in variables}
+    )
+    if loose:
+        raise SymbackpropError(
+            f"symbol {', '.join(loose)} is neither a variable (--wrt) nor given a value "
+            f"(--const {loose[0]}=...)"
+        )
+    values = {by_name[k]: v for k, v in constants.items()}
+    fn = compile(fs if len(fs) > 1 else fs[0], variables, values or None)
+    constants = {k: float(v) for k, v in constants.items()}  # compile() accepted them
+    path = fn.save(output)
+    functions = ["value", "grad", "value_and_grad", "hessian", "hvp"]
+    if len(fs) > 1:
+        functions = ["value", "jacobian"] + [f for f in functions[1:] if hasattr(fn, f)]
+        functions = _defined(path, functions)
+    lines = path.read_text(encoding="utf-8").count("\n")
+    if as_json:
+        echo_json({
+            "path": str(path),
+            "functions": functions,
+            "variables": [v.name for v in variables],
+            "constants": {k: v for k, v in constants.items()},
+            "outputs": len(fs),
+            "lines": lines,
+        })  # fmt: skip
+        return
+    what = "vector function" if len(fs) > 1 else "function"
+    formula = ", ".join(str(f) for f in fs)
+    click.echo(f"{what} {formula} of ({', '.join(v.name for v in variables)})")
+    if constants:
+        click.echo("constants: " + ", ".join(f"{k} = {v:g}" for k, v in constants.items()))
+    click.echo(f"wrote {path} ({lines} lines): defines {', '.join(functions)}")
+    click.echo(f"`python {path.name}` checks its derivatives against central differences")
+
+
+@click.command(name="compile-net", cls=Command)
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@OUTPUT
+@JSON
+def compile_net_command(spec, output, as_json) -> None:
+    """Write a standalone module for the network described by SPEC (a TOML file; see
+    examples/network.toml): forward(W1, b1, ..., X) and loss_and_grad(W1, b1, ..., X, Y).
+
+    \b
+      symbackprop compile-net examples/network.toml -o net_module.py
+    """
+    from ..spec import load_spec
+
+    net = load_spec(spec)
+    model = net.compile()
+    path = model.save(output)
+    shapes = net.param_shapes()
+    lines = path.read_text(encoding="utf-8").count("\n")
+    functions = _defined(path, ["forward", "loss", "loss_and_grad", "hessian"])
+    if as_json:
+        echo_json({
+            "path": str(path),
+            "network": repr(net),
+            "parameters": {k: list(v) for k, v in shapes.items()},
+            "functions": functions,
+            "lines": lines,
+        })  # fmt: skip
+        return
+    click.echo(f"network {net!r}")
+    click.echo("parameters: " + ", ".join(f"{k} {tuple(v)}" for k, v in shapes.items()))
+    click.echo(f"wrote {path} ({lines} lines): defines {', '.join(functions)}")
+
+
+def _defined(path: Path, candidates: list[str]) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    return [f for f in candidates if re.search(rf"^def {f}\(", text, re.MULTILINE)]

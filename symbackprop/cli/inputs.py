@@ -1,0 +1,138 @@
+"""What a person types -> what the library takes: formulas (through the safe parser, never
+evaluated as Python) with real symbols, the --wrt variables, and name=value assignments
+(--at, --const); plus the options several commands share.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from ..errors import SymbackpropError
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SPLIT_NAME = re.compile(r"(\d+)")
+
+WRT = click.option(
+    "--wrt",
+    multiple=True,
+    metavar="x,y,...",
+    help="Variables, comma-separated (default: every symbol of the formula, by name). "
+    "Other names are constants.",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+LATEX = click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
+
+
+def _natural(name: str) -> tuple:
+    """Sort key: x2 before x10."""
+    return tuple(int(p) if p.isdigit() else p for p in _SPLIT_NAME.split(name))
+
+
+def _names(values: tuple[str, ...], what: str) -> list[str]:
+    """'x,y' (possibly given several times) -> ['x', 'y'], each a plain name."""
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    for n in names:
+        if not _NAME.fullmatch(n) or "__" in n:
+            raise SymbackpropError(f"{what} {n!r} is not a variable name (letters, digits, _)")
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise SymbackpropError(f"{what} names {', '.join(twice)} more than once")
+    return names
+
+
+def _real(expr):
+    """Every symbol real (so |x|' is sign(x), not a complex-analysis formula)."""
+    import sympy as sp
+
+    if isinstance(expr, sp.MatrixBase):
+        return expr
+    swap = {s: sp.Symbol(s.name, real=True) for s in expr.free_symbols if not s.is_real}
+    return expr.xreplace(swap) if swap else expr
+
+
+def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR"):
+    """The formulas (SymPy, real symbols) and the variables: --wrt, else every symbol by name.
+
+    >>> formulas(["x2 + x10 y"], ())
+    ([x10*y + x2], [x2, x10, y])
+    """
+    import sympy as sp
+
+    from ..analysis.parse import parse
+
+    if not texts:
+        raise click.UsageError(f"give a formula ({what})")
+    names = _names(wrt, "--wrt")
+    variables = [sp.Symbol(n, real=True) for n in names]
+    exprs = []
+    for text in texts:
+        if text.startswith("--"):
+            raise click.UsageError(f"no such option: {text.split('=', 1)[0]}")
+        expr = _real(parse(text, variables, allow_new=True))
+        if isinstance(expr, sp.MatrixBase):
+            raise SymbackpropError(f"{text!r} is a matrix; give one formula per argument")
+        # 'relu(x)' with no function relu reads as the product relu*x: say so (not an error,
+        # since 'a(x + 1)' with a constant a means exactly that)
+        known = {v.name for v in variables}
+        for s in sorted(expr.free_symbols, key=lambda s: s.name):
+            if s.name not in known and re.search(rf"(?<![A-Za-z0-9_]){s.name}\s*\(", text):
+                click.echo(
+                    f"note: {s.name}(...) reads as {s.name} times (...): {s.name} is not a "
+                    "known function",
+                    err=True,
+                )
+        if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise SymbackpropError(f"{text!r} is undefined or infinite (it reads as {expr})")
+        exprs.append(expr)
+    symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: _natural(s.name))
+    if not variables:
+        variables = symbols
+        if not variables:
+            raise SymbackpropError("the formula has no variables: nothing to differentiate")
+    return exprs, variables
+
+
+def assignments(values: tuple[str, ...], what: str) -> dict[str, object]:
+    """'x=-2,y=1/2' -> {'x': -2, 'y': 1/2}; values are numeric formulas (exact when written so).
+
+    >>> assignments(("x=-2,y=max(1,2)/4",), "--at")
+    {'x': -2, 'y': 1/2}
+    """
+    import sympy as sp
+
+    from ..analysis.parse import parse
+
+    out: dict[str, object] = {}
+    for value in values:
+        for item in top_level_split(value):
+            if not item.strip():
+                continue
+            name, eq, number = item.partition("=")
+            name = name.strip()
+            if not eq or not _NAME.fullmatch(name):
+                raise SymbackpropError(f"{what} {item.strip()!r} must look like name=number")
+            v = parse(number.strip(), ())
+            if isinstance(v, sp.MatrixBase) or v.free_symbols or not v.is_number:
+                raise SymbackpropError(f"{what} {item.strip()!r}: the value is not a number")
+            if name in out:
+                raise SymbackpropError(f"{what} gives {name} twice")
+            out[name] = v
+    return out
+
+
+def top_level_split(text: str) -> list[str]:
+    """Split at commas outside parentheses.
+
+    >>> top_level_split("x=max(1,2),y=3")
+    ['x=max(1,2)', 'y=3']
+    """
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
