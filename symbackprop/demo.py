@@ -109,7 +109,7 @@ def run(echo=print, style=lambda text, **_: text) -> None:
     echo(f"Hessian eigenvalues at that point: {np.linalg.eigvalsh(fn.hessian(at))}")
     echo("cost report:\n" + fn.cost().table())
 
-    # 5. A standalone module: needs only numpy and numba; imported like any file.
+    # 5. A standalone module: needs what its header says (numpy, numba); imported like any file.
     _heading(echo, style, "5. A standalone gradient module")
     folder = Path(tempfile.mkdtemp(prefix="symbackprop-demo-"))
     path = fn.save(folder / "lecture_gradient.py")

@@ -42,7 +42,7 @@ from .loader.compiled import STAGE_SECONDS_PLACEHOLDER
 from .loader.model import CompiledNetwork
 from .passes import optimize
 from .pipeline import Stages, cache_key, cached_module, check_cache_dir
-from .printer.module import render
+from .printer.module import render, requirement_fields
 from .printer.numba import Kernel, NumbaPrinter
 
 
@@ -419,6 +419,7 @@ def _module_source(net: Sequential, graph, names, scalars, second_order, cost, t
     else:
         second = render("no_hessian_api.py.tmpl")
     layers = " -> ".join(["X"] + [_describe(layer) for layer in net.layers])
+    kernel_text = "\n\n\n".join(printer.kernel(k) for k in kernels)
     return render(
         "network_module.py.tmpl",
         title="Network forward and backward passes, compiled for Numba.",
@@ -438,9 +439,10 @@ def _module_source(net: Sequential, graph, names, scalars, second_order, cost, t
         meta=meta,
         helpers=render("helpers.py.tmpl"),
         array_helpers=render("array_helpers.py.tmpl"),
-        kernels="\n\n\n".join(printer.kernel(k) for k in kernels),
+        kernels=kernel_text,
         parallel=render("network_parallel.py.tmpl", parallel_rows=str(_parallel_rows(net))),
         api=render("network_api.py.tmpl", second_order_api=second),
+        **requirement_fields(printer.packages),
     )
 
 

@@ -28,7 +28,7 @@ from .limits import check_size, check_variables, measure, recursion_guard
 from .loader.cache import Cache
 from .loader.compiled import STAGE_SECONDS_PLACEHOLDER, CompiledFunction, import_module
 from .passes import optimize
-from .printer.module import generator_digest, render
+from .printer.module import generator_digest, render, requirement_fields
 from .printer.numba import Kernel, NumbaPrinter, literal
 
 FIRST_ORDER_KERNELS = (
@@ -330,6 +330,7 @@ def _module_source(request: Request, graph: Graph, kernels, second_order: bool, 
                 "hessian_api.py.tmpl" if second_order else "no_hessian_api.py.tmpl"
             ),
         )
+    kernel_text = "\n\n\n".join(printer.kernel(k) for k in kernels)
     return render(
         "module.py.tmpl",
         title=("Vector function" if vector else "Scalar function") + " and its derivatives, "
@@ -345,8 +346,9 @@ def _module_source(request: Request, graph: Graph, kernels, second_order: bool, 
         stage_seconds=STAGE_SECONDS_PLACEHOLDER,
         meta=meta,
         helpers=render("helpers.py.tmpl"),
-        kernels="\n\n\n".join(printer.kernel(k) for k in kernels),
+        kernels=kernel_text,
         api=api,
+        **requirement_fields(printer.packages),
     )
 
 

@@ -42,6 +42,37 @@ def generator_digest() -> str:
     return h.hexdigest()
 
 
+# Packages a generated module may need beyond numpy and numba, and why (its header says so).
+OPTIONAL_PACKAGES = {
+    "scipy": "Numba calls BLAS through SciPy for np.dot",
+}
+
+
+def requirement_fields(packages) -> dict[str, str]:
+    """The ``requirements`` header line and the import-time ``requirement_checks`` of a module
+    whose printed code needs ``packages`` (NumbaPrinter.packages).
+
+    >>> fields = requirement_fields({"numpy", "numba", "scipy"})
+    >>> print(fields["requirements"])
+    Requires: numpy, numba, scipy (Numba calls BLAS through SciPy for np.dot).
+    >>> requirement_fields({"numpy", "numba"})
+    {'requirements': 'Requires: numpy, numba (nothing else).', 'requirement_checks': ''}
+    """
+    unknown = set(packages) - {"numpy", "numba"} - OPTIONAL_PACKAGES.keys()
+    if unknown:
+        raise SymbackpropError(f"generated code needs unknown package(s) {sorted(unknown)}")
+    extra = [p for p in OPTIONAL_PACKAGES if p in packages]
+    names = ", ".join(["numpy", "numba"] + extra)
+    why = "; ".join(OPTIONAL_PACKAGES[p] for p in extra) or "nothing else"
+    checks = "\n".join(
+        render("requirement_check.py.tmpl", package=p, why=OPTIONAL_PACKAGES[p]) for p in extra
+    )
+    return {
+        "requirements": f"Requires: {names} ({why}).",
+        "requirement_checks": "import importlib.util\n\n" + checks if checks else "",
+    }
+
+
 def render(name: str, **fields: str) -> str:
     """Fill template ``name`` with exactly the placeholders it declares.
 

@@ -79,6 +79,8 @@ class NumbaPrinter:
         leaves = list(graph.inputs) + [n for n in graph.nodes if n.op == "input"]
         self.input_names = _input_names(dict.fromkeys(leaves))
         self.hints = graph.names
+        # What the printed code needs installed; grows as kernels are printed.
+        self.packages: set[str] = {"numpy", "numba"}
 
     # ---- public -------------------------------------------------------------------------
     def kernel(self, spec: Kernel) -> str:
@@ -188,7 +190,9 @@ class NumbaPrinter:
         return f"float({array}.shape[{axis}])"
 
     # fmt: off
-    def _print_matmul(self, node, a, b): return f"np.dot({a}, {b})"
+    def _print_matmul(self, node, a, b):
+        self.packages.add("scipy")  # Numba's np.dot calls BLAS through scipy.linalg.cython_blas
+        return f"np.dot({a}, {b})"
     def _print_transpose(self, node, a): return f"{a}.T"
     def _print_sum_all(self, node, a): return f"np.sum({a})"
     def _print_colsum(self, node, a): return f"_colsum({a})"
