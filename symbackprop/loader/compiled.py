@@ -18,7 +18,7 @@ from numba.core import event
 from ..cost import CostReport
 from ..errors import SymbackpropError
 from ..limits import check_dense_hessian, hessian_batch
-from .cache import check_writable_target, write_atomic
+from . import files
 
 
 def import_module(path: Path):
@@ -66,17 +66,6 @@ _F64 = np.dtype(np.float64)
 # Cached modules must be byte-identical for equal requests (concurrent builds write the same
 # file), so they carry this placeholder; save() writes this process's stage timings instead.
 STAGE_SECONDS_PLACEHOLDER = "written by save() (cached copies leave them out)"
-
-
-def save_target(path) -> Path:
-    """``path`` as a Path, checked before any work: a .py file in an existing folder."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise SymbackpropError(f"save path must be a str or path; got {type(path).__name__}")
-    target = Path(path)
-    if target.suffix != ".py":
-        raise SymbackpropError(f"save path {target} must end in .py (it is a Python module)")
-    check_writable_target(target)
-    return target
 
 
 def saved_text(path: Path, report: CostReport) -> bytes:
@@ -230,9 +219,10 @@ class CompiledFunction:
 
     def save(self, path) -> Path:
         """Write the standalone module (needs only numpy and numba) to ``path``; returns it."""
-        target = save_target(path)
+        target = files.target(path, ".py")
         self._second_order()
-        write_atomic(target, saved_text(self._path, self.cost()))
+        with files.replacing(target) as fh:
+            fh.write(saved_text(self._path, self.cost()))
         return target
 
     def cost(self) -> CostReport:

@@ -14,8 +14,8 @@ import numpy as np
 from ..cost import CostReport
 from ..errors import SymbackpropError
 from ..limits import check_dense_hessian
-from .cache import write_atomic
-from .compiled import _F64, checked_call, cost_report, save_target, saved_text
+from . import files
+from .compiled import _F64, checked_call, cost_report, saved_text
 
 _NO_Y = object()  # forward() passes no Y; None is a Y, and a wrong one
 _REFUSED = object()  # the fast path declined: validate (and convert) instead
@@ -196,9 +196,10 @@ class CompiledNetwork:
 
     def save(self, path) -> Path:
         """Write the standalone module (needs only numpy and numba) to ``path``."""
-        target = save_target(path)
+        target = files.target(path, ".py")
         self._second_order()
-        write_atomic(target, saved_text(self.path, self.cost()))
+        with files.replacing(target) as fh:
+            fh.write(saved_text(self.path, self.cost()))
         return target
 
     def cost(self) -> CostReport:

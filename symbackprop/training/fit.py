@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SymbackpropError
+from ..loader import files
 from .minimize import NonFiniteError
 from .optimizers import FlatParams, make_optimizer
 
@@ -268,39 +270,109 @@ def save_params(path, params) -> Path:
     """Write a parameter dict to ``path`` (.npz, NumPy only: a saved standalone module plus
     this file run a trained network without symbackprop); returns the path written.
 
+    Every key is kept, whatever its name (``allow_pickle`` too). The file is replaced in one
+    rename: a write that fails or is killed leaves the old file, and a new file gets the
+    permissions the umask gives.
+
     >>> import numpy as np, tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "params.npz"
     >>> _ = save_params(path, {"W1": np.ones((2, 3)), "b1": np.zeros(2)})
     >>> {k: v.shape for k, v in load_params(path).items()}
     {'W1': (2, 3), 'b1': (2,)}
     """
-    target = Path(path)
-    if target.suffix != ".npz":
-        raise SymbackpropError(f"save path {target} must end in .npz")
+    target = files.target(path, ".npz")
     if not isinstance(params, dict) or not params:
         raise SymbackpropError("params must be a non-empty dict of arrays")
     arrays = {}
     for k, v in params.items():
+        _check_name(k)
         try:
-            arrays[str(k)] = np.asarray(v, dtype=np.float64)
+            arrays[k] = np.asarray(v, dtype=np.float64)
         except (TypeError, ValueError):
             raise SymbackpropError(f"parameter {k} is not a float array") from None
-    if not target.parent.is_dir():
-        raise SymbackpropError(f"folder {target.parent} does not exist")
-    np.savez(target, **arrays)
+    # What np.savez writes (one .npy entry per array in an uncompressed zip), but with every
+    # name ours: np.savez's own keyword arguments (allow_pickle, file) would swallow a key.
+    with files.replacing(target) as fh, zipfile.ZipFile(fh, "w") as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, array, allow_pickle=False)
     return target
 
 
 def load_params(path) -> dict[str, np.ndarray]:
-    """The parameter dict saved by :func:`save_params` (float64 arrays, in saved order)."""
-    target = Path(path)
+    """The parameter dict saved by :func:`save_params` (float64 arrays, in saved order).
+
+    Any .npz of numeric arrays loads (``np.savez(path, W1=..., b1=...)`` too); pickled object
+    arrays are never read.
+
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "params.npz"
+    >>> np.savez(path, W1=np.eye(2, dtype=np.int64))
+    >>> load_params(path)["W1"].dtype
+    dtype('float64')
+    """
+    target = files.as_path(path, "parameter file")
+    if target.is_dir():
+        raise SymbackpropError(f"parameter file {target} is a folder")
     if not target.is_file():
         raise SymbackpropError(f"no parameter file {target}")
-    with np.load(target, allow_pickle=False) as data:
-        return {k: np.array(data[k], dtype=np.float64) for k in data.files}
+    try:
+        archive = zipfile.ZipFile(target)
+    except _UNREADABLE as exc:
+        raise SymbackpropError(f"{target} is not a readable .npz parameter file ({exc})") from None
+    with archive:
+        return _read_params(target, archive)
 
 
 # ---- pieces --------------------------------------------------------------------------------------
+
+
+def _check_name(name) -> None:
+    """A parameter name is a non-empty str that a zip entry stores exactly."""
+    if not isinstance(name, str) or not name:
+        raise SymbackpropError(f"parameter names must be non-empty strings; got {name!r}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SymbackpropError(f"parameter name {name!r} is not valid text") from None
+    if zipfile.ZipInfo(name + ".npy").filename != name + ".npy":  # zip cuts at NUL, maps os.sep
+        raise SymbackpropError(f"parameter name {name!r} cannot be stored in a .npz file")
+
+
+# Anything a damaged entry can raise while it is read: a bad CRC or header, short data, a
+# compression or encryption zipfile does not support, a declared shape too large to allocate.
+_UNREADABLE = (
+    ValueError,
+    EOFError,
+    OSError,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    RuntimeError,
+    MemoryError,
+)
+
+
+def _read_params(target: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
+    params = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise SymbackpropError(f"{target} holds {info.filename!r}, which is not a .npy array")
+        name = info.filename[: -len(".npy")]
+        if name in params:
+            raise SymbackpropError(f"{target} holds parameter {name} twice")
+        try:
+            with archive.open(info) as entry:
+                array = np.lib.format.read_array(entry, allow_pickle=False)
+        except _UNREADABLE as exc:
+            raise SymbackpropError(f"parameter {name} in {target} is unreadable ({exc})") from None
+        if array.dtype.kind not in "biuf":
+            raise SymbackpropError(
+                f"parameter {name} in {target} holds {array.dtype} values, not numbers"
+            )
+        params[name] = array.astype(np.float64)
+    if not params:
+        raise SymbackpropError(f"{target} holds no parameters")
+    return params
 
 
 def _data(name: str, A) -> np.ndarray:
