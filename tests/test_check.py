@@ -253,6 +253,18 @@ def test_gradient_as_matrix_and_wrt_by_name():
     assert r.ok and r.kind == "gradient" and r.expected.shape == (2, 1)
 
 
+def test_flat_claims_take_their_meaning_from_their_count():
+    # n^2 entries for one f of n variables: the Hessian, row by row (n of them: the gradient)
+    r = check_derivative(F1, X3, [2, -1, 0, -1, 2, 1, 0, 1, 2])
+    assert r.kind == "hessian" and r.wrong_entries == [(1, 2), (2, 1)]
+    assert check_derivative(x**2 * y, [x, y], ["2y", "2x", "2x", "0"]).ok
+    # m x n entries for m functions: the Jacobian, row by row
+    r = check_derivative(["x y", "x + y^2"], [x, y], ["y", "x", "1", "y"])
+    assert r.kind == "jacobian" and r.wrong_entries == [(1, 1)]
+    with pytest.raises(sb.SymbackpropError, match=r"needs 2 claimed entries \(or 4, row by row"):
+        check_derivative(x**2 * y, [x, y], ["2y", "2x", "2x"])
+
+
 # -- (6) check_gradient ---------------------------------------------------------------------------
 
 

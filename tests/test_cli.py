@@ -242,7 +242,12 @@ def test_critical_degenerate_numeric_and_box():
     data = json.loads(cli("critical", "x^2 + 2x", "--method", "numeric", "--json").stdout)
     (p,) = data["points"]
     assert p["exact"] is False and p["point"]["x"] == pytest.approx(-1) and p["kind"] == "minimum"
-    unusable(cli("critical", "x^2", "--box", "3,1"), "--box")
+    # the numbers are read here, their values judged by critical_points (one rule, one message)
+    unusable(cli("critical", "x^2", "--box", "3,1"), "box for x must be finite with lo < hi")
+    unusable(cli("critical", "x^2", "--box", "1/0,1"), "box must be (lo, hi) pairs of numbers")
+    unusable(cli("critical", "x^2", "--box", "3"), "--box '3' must be 2 numbers")
+    r = cli("critical", "x^2", "--starts", "0")
+    assert r.exit_code == 2 and "'--starts': 0 is not in the range x>=1" in r.stderr
     unusable(cli("critical", "a x^2", "--wrt", "x"), "free symbol(s) a")
 
 
@@ -298,6 +303,25 @@ def test_check_jacobian_and_hessian():
     hessian = r"\begin{pmatrix} 6xy & 3x^2 \\ 3x^2 & 0 \end{pmatrix}"
     r = cli("check", "x^3 y", "--wrt", "x,y", "--claimed-latex", hessian)
     assert r.exit_code == 0 and "ok: the claimed hessian is right" in r.stdout
+
+
+def test_check_n_squared_claims_are_the_hessian():
+    # n^2 --claimed entries for one function of n variables: its Hessian, row by row
+    entries = ["6x y", "3x^2", "3x^2", "0"]
+    r = cli("check", "x^3 y", "--wrt", "x,y", *[a for e in entries for a in ("--claimed", e)])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert "ok: the claimed hessian is right" in r.stdout and "d2f/dydx = 3*x**2" in r.stdout
+    entries[3] = "x"
+    args = [a for e in entries for a in ("--claimed", e)]
+    data = json.loads(cli("check", "x^3 y", "--wrt", "x,y", *args, "--json").stdout)
+    assert data["kind"] == "hessian" and data["wrong_entries"] == [[1, 1]]
+    # m x n entries for m functions: the Jacobian, also row by row
+    args = [a for e in ["y", "x", "2x", "0", "1", "1"] for a in ("--claimed", e)]
+    data = json.loads(cli("check", "x y", "x^2", "x + y", "--wrt", "x,y", *args, "--json").stdout)
+    assert data["kind"] == "jacobian" and data["ok"] is True
+    # any other count says what each kind needs
+    r = cli("check", "x^3 y", "--wrt", "x,y", "--claimed", "1", "--claimed", "2", "--claimed", "3")
+    unusable(r, "needs 2 claimed entries", "4, row by row")
 
 
 @pytest.mark.parametrize(
@@ -402,9 +426,10 @@ def test_compile_writes_a_working_standalone_module(tmp_path):
 @pytest.mark.parametrize(
     "args,words",
     [
-        (["a x", "--wrt", "x"], ["symbol a", "--const a=..."]),
+        # compile()'s own errors, not a copy of its checks
+        (["a x", "--wrt", "x"], ["free symbol a is neither a variable nor a constant"]),
         (["x", "--const", "q=1"], ["q: not a symbol"]),
-        (["x y", "--wrt", "x,y", "--const", "y=1"], ["a variable cannot be a constant"]),
+        (["x y", "--wrt", "x,y", "--const", "y=1"], ["y is both a variable and a constant"]),
         (["x", "--const", "a"], ["must look like name=number"]),
         (["x a", "--wrt", "x", "--const", "a=1/0"], ["constant a = zoo is not a real number"]),
         (["x a", "--wrt", "x", "--const", "a=sqrt(-1)"], ["constant a = I is not a real"]),

@@ -227,45 +227,82 @@ def _grid(claimed, names, latex) -> tuple[list, tuple[int, ...] | None]:
     return [[v] for v in entries], (len(rows),)
 
 
+def claim_kind(
+    shape: tuple[int, ...] | None, functions: int | None, variables: str | list[str]
+) -> tuple[str, tuple[int, int] | None]:
+    """What claimed entries mean, decided by their count and shape: (kind, result shape).
+
+    ``shape`` is the claim's: None for one expression, (k,) for a flat list, (rows, columns)
+    for nested lists or a Matrix. ``functions`` is m for a list f (a vector function), None for
+    one f; ``variables`` is the names of a list wrt, or the name of one symbol. One f and one
+    symbol: one entry, the derivative. One f of n variables: n entries (a list, a row or a
+    column) are the gradient, n^2 (n x n rows, or a flat list row by row) the Hessian.
+    m functions: m x n entries (rows, or a flat list row by row) are the Jacobian. Any other
+    count or shape raises SymbackpropError saying what was expected.
+
+    >>> xy = ["x", "y"]
+    >>> claim_kind((2,), None, xy), claim_kind((4,), None, xy), claim_kind((2, 2), None, xy)
+    (('gradient', (2, 1)), ('hessian', (2, 2)), ('hessian', (2, 2)))
+    >>> claim_kind((6,), 3, xy), claim_kind(None, None, "x")
+    (('jacobian', (3, 2)), ('derivative', None))
+    """
+    count = int(np.prod(shape)) if shape is not None else 1
+    got = "x".join(map(str, shape or (1,)))
+    flat = shape is None or len(shape) == 1
+    one = isinstance(variables, str)
+    if functions is None and one:
+        if count != 1:
+            raise SymbackpropError(
+                f"expected one claimed derivative d/d{variables}; got {count} entries"
+            )
+        return "derivative", None
+    n = 1 if one else len(variables)
+    if functions is None:
+        if count == n and (flat or 1 in shape):
+            return "gradient", (n, 1)
+        if n > 1 and count == n * n and (flat or shape == (n, n)):
+            return "hessian", (n, n)
+        raise SymbackpropError(
+            f"a gradient over {n} variables needs {n} claimed entries (or {n * n}, row by row "
+            f"or as a {n} x {n} matrix, for the Hessian); got {got}"
+        )
+    m = functions
+    if shape == (m, n) or (count == m * n and (flat or n == 1)):
+        return "jacobian", (m, n)
+    raise SymbackpropError(
+        f"a Jacobian of {m} functions in {n} variables needs {m} x {n} claimed entries "
+        f"(rows, or a flat list row by row); got {got}"
+    )
+
+
 def _entries(fs, f_list, variables, v_list, claimed, names, latex):
     """(kind, [(index, label, expected, claimed)], result shape) after checking the shapes."""
     grid, shape = _grid(claimed, names, latex)
-    n, m = len(variables), len(fs)
+    n = len(variables)
     flat = [v for row in grid for v in row]
-    if not f_list and not v_list:
-        if shape is not None and len(flat) != 1:
-            raise SymbackpropError(
-                f"expected one claimed derivative d/d{variables[0]}; got {len(flat)} entries"
-            )
+    wrt_names = [v.name for v in variables] if v_list else variables[0].name
+    kind, dims = claim_kind(shape, len(fs) if f_list else None, wrt_names)
+    if kind == "derivative":
         v = variables[0]
-        return "derivative", [((), f"d/d{v}", sp.diff(fs[0], v), flat[0])], None
-    if not f_list:
+        return kind, [((), f"d/d{v}", sp.diff(fs[0], v), flat[0])], dims
+    if kind == "gradient":
         f = fs[0]
-        if shape is not None and len(shape) == 2 and shape == (n, n) and n > 1:
-            entries = [
-                ((i, j), f"d2f/d{a}d{b}", sp.diff(f, a, b), grid[i][j])
-                for i, a in enumerate(variables)
-                for j, b in enumerate(variables)
-            ]
-            return "hessian", entries, (n, n)
-        if len(flat) != n or (shape is not None and len(shape) == 2 and 1 not in shape):
-            raise SymbackpropError(
-                f"a gradient over {n} variables needs {n} claimed entries (or an {n} x {n} "
-                f"Hessian); got {'x'.join(map(str, shape or (1,)))}"
-            )
         entries = [((i,), f"df/d{v}", sp.diff(f, v), flat[i]) for i, v in enumerate(variables)]
-        return "gradient", entries, (n, 1)
-    if shape != (m, n) and not (n == 1 and len(flat) == m):
-        raise SymbackpropError(
-            f"a Jacobian of {m} functions in {n} variables needs {m} x {n} claimed entries; "
-            f"got {'x'.join(map(str, shape or (1,)))}"
-        )
+        return kind, entries, dims
+    if kind == "hessian":
+        f = fs[0]
+        entries = [
+            ((i, j), f"d2f/d{a}d{b}", sp.diff(f, a, b), flat[i * n + j])
+            for i, a in enumerate(variables)
+            for j, b in enumerate(variables)
+        ]
+        return kind, entries, dims
     entries = [
         ((i, j), f"df{i}/d{v}", sp.diff(fs[i], v), flat[i * n + j])
-        for i in range(m)
+        for i in range(len(fs))
         for j, v in enumerate(variables)
     ]
-    return "jacobian", entries, (m, n)
+    return kind, entries, dims
 
 
 # -- symbolic ------------------------------------------------------------------------------------
@@ -455,9 +492,10 @@ def check_derivative(
 
     ``f``: a SymPy expression or text (or a list of them: a vector function, for a Jacobian).
     ``wrt``: a Symbol (claimed: one derivative) or a list of Symbols (claimed: a gradient as a
-    list, or an n x n Hessian as nested lists or a Matrix; for a list ``f``, the m x n
-    Jacobian). Claimed entries are SymPy expressions, numbers or text: plain (``"2x(1-x)"``,
-    ``^`` for powers) or LaTeX (detected by a backslash or brace, or ``latex=True``), in the
+    list, or an n x n Hessian as nested lists, a Matrix or n^2 entries row by row; for a list
+    ``f``, the m x n Jacobian, as rows or m x n entries row by row: see ``claim_kind``).
+    Claimed entries are SymPy expressions, numbers or text: plain (``"2x(1-x)"``, ``^`` for
+    powers) or LaTeX (detected by a backslash or brace, or ``latex=True``), in the
     symbols of ``f`` only. Each entry is compared by simplifying expected - claimed and by
     evaluating both at ``samples`` random real points where every log/sqrt argument is positive,
     every denominator is away from zero and both sides are finite (relative tolerance ``rtol``).

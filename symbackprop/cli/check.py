@@ -19,8 +19,10 @@ from .output import echo_json
     "--claimed",
     multiple=True,
     metavar="FORMULA",
-    help="The claimed derivative; give it once per variable for a gradient (in --wrt order), "
-    "once per entry row by row for a Jacobian. LaTeX is recognised by a backslash or brace.",
+    help="The claimed derivative, or one entry of it: the count says what it is. For one "
+    "function of n variables, n entries are the gradient (in --wrt order) and n^2 the Hessian "
+    "(row by row); for m functions, m x n entries are the Jacobian (row by row). LaTeX is "
+    "recognised by a backslash or brace.",
 )
 @click.option(
     "--claimed-latex",
@@ -32,12 +34,15 @@ from .output import echo_json
 def check_command(exprs, wrt, claimed, claimed_latex, as_json) -> None:
     """Check a hand-derived derivative of EXPR: verdict, expected form, counterexample.
 
-    Several EXPRS make a vector function: the claim is its Jacobian. Exit status 0 when the
-    claim is right, 1 when it is wrong (or could not be decided), 2 for unusable input.
+    The number of --claimed entries says what is claimed: 1 a derivative, n (one per variable)
+    a gradient, n^2 (row by row) a Hessian. Several EXPRS make a vector function: its m x n
+    entries (row by row) are the Jacobian. Exit status 0 when the claim is right, 1 when it is
+    wrong (or could not be decided), 2 for unusable input.
 
     \b
       symbackprop check "log(x)" --wrt x --claimed "1/x^2"
       symbackprop check "x^2 y + y" --wrt x,y --claimed "2x y" --claimed "x^2 + 1"
+      symbackprop check "x^2 y" --wrt x,y --claimed "2y" --claimed "2x" --claimed "2x" --claimed 0
       symbackprop check "1/(1+e^(-x))" --claimed-latex "\\frac{e^{-x}}{(1+e^{-x})^2}"
     """
     from ..analysis.check import check_derivative
@@ -51,13 +56,9 @@ def check_command(exprs, wrt, claimed, claimed_latex, as_json) -> None:
     latex = True if claimed_latex else None
     f = fs if len(fs) > 1 else fs[0]
     wrt_arg = variables if len(variables) > 1 or len(fs) > 1 else variables[0]
-    if len(claims) == 1:
-        claim = claims[0]
-    elif len(fs) > 1 and len(claims) == len(fs) * len(variables):
-        n = len(variables)
-        claim = [claims[i * n : (i + 1) * n] for i in range(len(fs))]
-    else:
-        claim = claims
+    # one --claimed is the claim itself (a LaTeX pmatrix may be a whole gradient or Hessian);
+    # several are its entries, and check_derivative tells their meaning from their count
+    claim = claims[0] if len(claims) == 1 else claims
     r = check_derivative(f, wrt_arg, claim, latex=latex)
     entries = _entries(r)
     verdict = "ok" if r.ok else ("inconclusive" if r.evidence == "inconclusive" else "wrong")

@@ -49,23 +49,11 @@ def compile_command(exprs, wrt, consts, output, as_json) -> None:
     constants = assignments(consts, "--const")
     if not wrt:  # by default the constants' symbols are not variables
         variables = [v for v in variables if v.name not in constants]
-    by_name = {s.name: s for f in fs for s in f.free_symbols}
-    unknown = sorted(set(constants) - set(by_name))
+    # compile() would fold a value for a name the formula lacks into nothing: a typo to report
+    unknown = sorted(set(constants) - {s.name for f in fs for s in f.free_symbols})
     if unknown:
         raise SymbackpropError(f"--const {', '.join(unknown)}: not a symbol of the formula")
-    clash = sorted(set(constants) & {v.name for v in variables})
-    if clash:
-        raise SymbackpropError(f"--const {', '.join(clash)}: a variable cannot be a constant")
-    loose = sorted(
-        {s.name for f in fs for s in f.free_symbols} - set(constants) - {v.name for v in variables}
-    )
-    if loose:
-        raise SymbackpropError(
-            f"symbol {', '.join(loose)} is neither a variable (--wrt) nor given a value "
-            f"(--const {loose[0]}=...)"
-        )
-    values = {by_name[k]: v for k, v in constants.items()}
-    fn = compile(fs if len(fs) > 1 else fs[0], variables, values or None)
+    fn = compile(fs if len(fs) > 1 else fs[0], variables, constants or None)
     constants = {k: float(v) for k, v in constants.items()}  # compile() accepted them
     path = fn.save(output)
     functions = ["value", "grad", "value_and_grad", "hessian", "hvp"]

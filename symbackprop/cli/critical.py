@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import click
 
-from ..errors import SymbackpropError
 from .group import Command
-from .inputs import JSON, WRT, assignments, formulas, top_level_split
+from .inputs import JSON, WRT, formulas, numbers
 from .output import KIND_COLOURS, as_tuple, echo_json, exact, number, table
 
 
@@ -28,7 +27,13 @@ from .output import KIND_COLOURS, as_tuple, echo_json, exact, number, table
     default=None,
     help="Search box for every variable (numeric search; filters exact points). Default -10,10.",
 )
-@click.option("--starts", default=200, show_default=True, help="Numeric search: start points.")
+@click.option(
+    "--starts",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Numeric search: start points.",
+)
 @click.option("--seed", default=0, show_default=True, help="Numeric search: random seed.")
 @JSON
 def critical_command(expr, wrt, method, box, starts, seed, as_json) -> None:
@@ -41,15 +46,7 @@ def critical_command(expr, wrt, method, box, starts, seed, as_json) -> None:
     from ..analysis.critical import critical_points
 
     (f,), variables = formulas((expr,) if expr else (), wrt)
-    bounds = None
-    if box is not None:
-        parts = top_level_split(box)
-        values = [number(assignments((f"b={p}",), "--box")["b"]) for p in parts if p.strip()]
-        if len(values) != 2 or None in values or not values[0] < values[1]:
-            raise SymbackpropError(f"--box {box!r} must be LO,HI with LO < HI")
-        bounds = tuple(values)
-    if starts < 1:
-        raise SymbackpropError(f"--starts must be at least 1; got {starts}")
+    bounds = None if box is None else numbers(box, "--box", count=2)  # critical_points checks them
     points = critical_points(f, variables, box=bounds, starts=starts, seed=seed, method=method)
     names = [v.name for v in variables]
     if as_json:

@@ -100,10 +100,6 @@ def assignments(values: tuple[str, ...], what: str) -> dict[str, object]:
     >>> assignments(("x=-2,y=max(1,2)/4",), "--at")
     {'x': -2, 'y': 1/2}
     """
-    import sympy as sp
-
-    from ..analysis.parse import parse
-
     out: dict[str, object] = {}
     for value in values:
         for item in top_level_split(value):
@@ -113,13 +109,35 @@ def assignments(values: tuple[str, ...], what: str) -> dict[str, object]:
             name = name.strip()
             if not eq or not _NAME.fullmatch(name):
                 raise SymbackpropError(f"{what} {item.strip()!r} must look like name=number")
-            v = parse(number.strip(), ())
-            if isinstance(v, sp.MatrixBase) or v.free_symbols or not v.is_number:
-                raise SymbackpropError(f"{what} {item.strip()!r}: the value is not a number")
+            v = _number(number.strip(), what, item.strip())
             if name in out:
                 raise SymbackpropError(f"{what} gives {name} twice")
             out[name] = v
     return out
+
+
+def numbers(text: str, what: str, *, count: int) -> tuple:
+    """'LO,HI' -> its ``count`` numbers (SymPy, exact when written so); the caller's library
+    function judges their values.
+
+    >>> numbers("-1, pi", "--box", count=2)
+    (-1, pi)
+    """
+    values = tuple(_number(p.strip(), what, p.strip()) for p in top_level_split(text))
+    if len(values) != count:
+        raise SymbackpropError(f"{what} {text!r} must be {count} numbers separated by commas")
+    return values
+
+
+def _number(text: str, what: str, item: str):
+    import sympy as sp
+
+    from ..analysis.parse import parse
+
+    v = parse(text, ())
+    if isinstance(v, sp.MatrixBase) or v.free_symbols or not v.is_number:
+        raise SymbackpropError(f"{what} {item!r}: the value is not a number")
+    return v
 
 
 def top_level_split(text: str) -> list[str]:
