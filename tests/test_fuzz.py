@@ -8,7 +8,10 @@ exception type, a crash, a hang or a wrong number (NaN in, NaN out is correct).
   infinite inputs against the reference evaluator;
 * random networks (1-3 layers of 1-4 units, every activation name, Maxout, every loss) on the
   reference evaluator against central differences; two compiled networks against the evaluator;
-* malformed inputs to every public function.
+* malformed inputs to every public function;
+* random formulas (token strings, LaTeX, any text, deep nesting, non-ASCII, nan/oo, ragged
+  matrices) through the parser, and random spec TOML documents (wrong keys, types, values and
+  activation formulas) through the spec reader.
 
 CI runs the "ci" hypothesis profile (25 examples per property, a few hundred in all); the long
 profile is ``HYPOTHESIS_PROFILE=long python -m pytest tests/test_fuzz.py``.
@@ -16,6 +19,7 @@ profile is ``HYPOTHESIS_PROFILE=long python -m pytest tests/test_fuzz.py``.
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 import warnings
@@ -28,11 +32,13 @@ from hypothesis import strategies as st
 from strategies import OPS, Dag, Op, reference, safe_points
 
 import symbackprop as sb
+from symbackprop.analysis.parse import parse
 from symbackprop.derivatives.program import network_program, scalar_program
 from symbackprop.frontend.network import ACTIVATION_NAMES, LOSSES, build_graph
 from symbackprop.frontend.scalar import to_ir, variable_nodes
 from symbackprop.ir.evaluate import evaluate
 from symbackprop.passes import optimize
+from symbackprop.spec import loads_spec
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -576,6 +582,145 @@ def test_no_junk_file_was_written():
     # junk paths (save("x"), cache_dir=b"x", ...) must not have littered the working directory
     for name in ("x", "v1", "None", "__import__('os')", "b'x'"):
         assert not pathlib.Path(name).exists(), name
+
+
+# ---- formulas (plain and LaTeX) and network spec files ---------------------------------------
+# Whatever text a person types, the parser returns SymPy or raises SymbackpropError with the
+# position; a spec file builds a network or raises SymbackpropError naming the source.
+
+PLAIN_TOKENS = st.sampled_from(
+    [
+        "x", "y", "xy", "2xy", "x1", "x_1", "alpha", "e", "E", "pi", "nan", "oo", "zoo", "I",
+        "0", "1", "2.5", "1e400", "1e-5", ".5", "9", "+", "-", "*", "/", "^", "**", "(", ")",
+        ",", "<", "<=", ">", ">=", "if", "else", "sqrt", "log", "exp", "sin", "max", "min",
+        "relu", "sign", "erf", "atan2", "leaky_relu", "Heaviside", "abs", "sigma", "sinx",
+        "lambda", "import", "__", ".", "'", "[", "=", "é", "٣", "²", "∞", "\u200b", "\t",
+    ]
+)  # fmt: skip
+LATEX_TOKENS = st.sampled_from(
+    [
+        r"\frac", r"\dfrac", r"\sqrt", r"\sqrt[3]", "{", "}", "^", "_", "[", "]", "(", ")",
+        r"\left(", r"\right)", r"\left|", r"\right|", "|", r"\lvert", r"\rvert", r"\cdot",
+        r"\begin{pmatrix}", r"\end{pmatrix}", r"\begin{cases}", r"\end{cases}", "&", r"\\",
+        r"\text{if}", r"\text{otherwise}", r"\geq", "<", r"\alpha", r"\lambda", r"\sigma",
+        r"\pi", r"\exp", r"\ln", r"\log", r"\tanh", r"\operatorname{relu}", r"\mathrm{e}",
+        "e", "x", "y", "x_1", "2", "0.5", "-", "+", "=", "'", r"\,", r"\unknown", "\\", "é",
+        "nan", r"\infty",
+    ]
+)  # fmt: skip
+
+
+def _parsed_or_refused(text, symbols=(x, y), **kwargs):
+    """parse(...) returns SymPy or raises SymbackpropError with the position."""
+    try:
+        value = parse(text, list(symbols), **kwargs)
+    except sb.SymbackpropError as error:
+        assert str(error), "an error must say what is wrong"
+        return None
+    assert isinstance(value, (sp.Basic, sp.MatrixBase)), value
+    return value
+
+
+@given(tokens=st.lists(PLAIN_TOKENS, max_size=12), spaces=st.booleans(), new=st.booleans())
+def test_random_plain_formulas_parse_or_refuse(tokens, spaces, new):
+    _parsed_or_refused((" " if spaces else "").join(tokens) or "x", allow_new=new)
+
+
+@given(tokens=st.lists(LATEX_TOKENS, max_size=14), spaces=st.booleans())
+def test_random_latex_parses_or_refuses(tokens, spaces):
+    _parsed_or_refused((" " if spaces else "").join(tokens) or "x", latex=True)
+
+
+@given(text=st.text(max_size=40))
+def test_random_text_parses_or_refuses(text):
+    _parsed_or_refused(text)
+    _parsed_or_refused(text, latex=True)
+
+
+OPENERS = ["(", "-", "e^", "2^", "sin ", "sqrt(", "max(x, ", "x if x > 0 else "]
+LATEX_OPENERS = ["{", r"\frac{1}", r"\sqrt", "e^", "e^-", "|", r"\left(", "x_", "-", r"\frac"]
+
+
+@given(depth=st.integers(1, 1000), opener=st.sampled_from(OPENERS))
+def test_deep_plain_nesting_is_refused_or_read(depth, opener):
+    closing = ")" * (opener.count("(") * depth)
+    _parsed_or_refused(opener * depth + "x" + closing, allow_new=True)
+
+
+@given(depth=st.integers(1, 600), opener=st.sampled_from(LATEX_OPENERS))
+def test_deep_latex_nesting_is_refused_or_read(depth, opener):
+    closing = {"{": "}", r"\frac{1}": "", "|": "|", r"\left(": r"\right)"}.get(opener, "")
+    _parsed_or_refused(opener * depth + "x" + closing * depth, latex=True)
+
+
+CELLS = st.sampled_from(["x", "1", "-y", r"\frac{1}{x}", "nan", "", "é", "x^2", "1e400", "|x"])
+
+
+@given(rows=st.lists(st.lists(CELLS, min_size=1, max_size=3), min_size=1, max_size=3))
+def test_random_matrices_parse_as_matrices_or_refuse(rows):
+    body = r" \\ ".join(" & ".join(row) for row in rows)
+    value = _parsed_or_refused(r"\begin{pmatrix} " + body + r" \end{pmatrix}")
+    if value is not None:
+        kept = rows[:-1] if len(rows) > 1 and rows[-1] == [""] else rows  # a trailing \\ ends
+        assert isinstance(value, sp.MatrixBase) and value.shape == (len(kept), len(kept[0]))
+
+
+def _toml(value) -> str:
+    """A TOML value (the standard library reads TOML but does not write it)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml, value)) + "]"
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+
+
+FORMULAS = st.lists(PLAIN_TOKENS | st.sampled_from(["z", "z", "z^2", "tanh(z)"]), max_size=6)
+SPEC_VALUES = st.recursive(
+    st.booleans()
+    | st.integers(-3, 5)
+    | st.sampled_from([0, 2**63 - 1, -(2**63), 10**6])
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(list(ACTIVATION_NAMES) + sorted(LOSSES) + ["maxout", "dense", "z"])
+    | FORMULAS.map(" ".join),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("ab"), inner),
+    max_leaves=4,
+)
+TOP_KEYS = st.sampled_from(["inputs", "loss", "l2", "inputs", "loss", "unit", "layer"])
+LAYER_KEYS = st.sampled_from(["units", "activation", "type", "pieces", "units", "bias"])
+
+
+@st.composite
+def spec_documents(draw) -> str:
+    top = draw(st.dictionaries(TOP_KEYS, SPEC_VALUES, max_size=4))
+    lines = [f"{k} = {_toml(v)}" for k, v in top.items()]
+    for _ in range(draw(st.integers(0, 3))):
+        lines.append("[[layers]]")
+        layer = draw(st.dictionaries(LAYER_KEYS, SPEC_VALUES, max_size=4))
+        lines += [f"{k} = {_toml(v)}" for k, v in layer.items()]
+    return "\n".join(lines) + "\n"
+
+
+@given(doc=spec_documents())
+def test_random_spec_documents_build_or_refuse(doc):
+    net, error = _call(loads_spec, doc, source="fuzz.toml")
+    assert net is not None or "fuzz.toml" in str(error), error
+
+
+@given(formula=FORMULAS.map(" ".join), units=st.integers(1, 3))
+def test_random_spec_activations_build_or_refuse(formula, units):
+    doc = f"inputs = 2\n[[layers]]\nunits = {units}\nactivation = {_toml(formula)}\n"
+    _call(loads_spec, doc, source="fuzz.toml")
+
+
+@given(text=st.text(max_size=60))
+def test_random_spec_text_builds_or_refuses(text):
+    _call(loads_spec, text)
 
 
 # ---- regressions: inputs the fuzz tests found raising something else than SymbackpropError ----
