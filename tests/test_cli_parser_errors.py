@@ -66,3 +66,14 @@ def test_grad_and_check_read_2xy_alike():
     assert grad.stdout.splitlines() == ["f = 2*x*y", "df/dx = 2*y", "df/dy = 2*x"]
     check = cli("check", "x^2 y", "--claimed", "2xy", "--claimed", "x^2")
     assert check.exit_code == 0, check.stdout + check.stderr
+
+
+def test_names_given_by_const_and_at_are_one_symbol(tmp_path):
+    """--const lr=... and --at lr=... name the symbol lr (else the rule would read l*r)."""
+    r = cli("explain", "lr x", "--at", "lr=2,x=3")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "Gradient: df/dlr = 3, df/dx = 2"
+    out = tmp_path / "m.py"
+    r = cli("compile", "lr x^2", "--const", "lr=0.5", "-o", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert '"variables": [\n    "x"\n  ]' in r.stdout and out.exists()

@@ -44,9 +44,9 @@ def compile_command(exprs, wrt, consts, output, as_json) -> None:
     """
     from ..pipeline import compile
 
-    fs, variables = formulas(exprs, wrt, what="EXPRS")
     # Values stay SymPy numbers here: compile() turns them into floats, naming a bad one.
     constants = assignments(consts, "--const")
+    fs, variables = formulas(exprs, wrt, what="EXPRS", named=tuple(constants))
     if not wrt:  # by default the constants' symbols are not variables
         variables = [v for v in variables if v.name not in constants]
     # compile() would fold a value for a name the formula lacks into nothing: a typo to report

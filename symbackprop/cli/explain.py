@@ -55,8 +55,8 @@ def explain_command(expr, wrt, at, graph, digits, latex, as_json) -> None:
             f"PATH); install graphviz, or write the DOT source with --graph "
             f"{Path(graph).with_suffix('.dot').name}"
         )
-    (f,), variables = formulas((expr,) if expr else (), wrt)
     point = assignments(at, "--at")
+    (f,), variables = formulas((expr,) if expr else (), wrt, named=tuple(point))
     e = explain(f, variables, point, digits=digits)
     if as_json:
         echo_json({

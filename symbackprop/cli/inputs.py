@@ -52,8 +52,11 @@ def _real(expr):
     return expr.xreplace(swap) if swap else expr
 
 
-def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR"):
+def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR", named=()):
     """The formulas (SymPy, real symbols) and the variables: --wrt, else every symbol by name.
+
+    ``named``: the other names the command was given (--const, --at); like --wrt they are
+    symbols to the parser, so ``lr x`` with ``--const lr=0.1`` has the symbol lr, not l*r.
 
     >>> formulas(["x2 + x10 y"], ())
     ([x10*y + x2], [x2, x10, y])
@@ -70,11 +73,12 @@ def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR"):
     for text in texts:
         if text.startswith("--"):
             raise click.UsageError(f"no such option: {text.split('=', 1)[0]}")
-        expr = _real(parse(text, variables, allow_new=True))
+        declared = variables + [sp.Symbol(n, real=True) for n in named if n not in names]
+        expr = _real(parse(text, declared, allow_new=True))
         if isinstance(expr, sp.MatrixBase):
             raise SymbackpropError(f"{text!r} is a matrix; give one formula per argument")
-        # 'relu(x)' with no function relu reads as the product relu*x: say so (not an error,
-        # since 'a(x + 1)' with a constant a means exactly that)
+        # 'a(x + 1)' reads as the product a*(x + 1): say so (not an error, since with a
+        # constant a that is what it means; a longer word before '(' the parser refuses)
         known = {v.name for v in variables}
         for s in sorted(expr.free_symbols, key=lambda s: s.name):
             if s.name not in known and re.search(rf"(?<![A-Za-z0-9_]){s.name}\s*\(", text):
