@@ -129,6 +129,13 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise self.fail(f"nesting deeper than {MAX_DEPTH} levels", pos)
 
+    def nested(self, pos: int, read) -> sp.Expr:
+        """``read()`` one level deeper: signs, powers and parentheses share MAX_DEPTH."""
+        self.enter(pos)
+        value = read()
+        self.depth -= 1
+        return value
+
     def starts_operand(self, tok) -> bool:
         kind, t, _ = tok
         return kind in ("num", "value") or t == "(" or (kind == "name" and t not in _KEYWORDS)
@@ -202,9 +209,7 @@ class _Parser:
         _, tok, pos = self.peek()
         if tok in ("+", "-"):
             self.take()
-            self.enter(pos)
-            operand = self.signed()
-            self.depth -= 1
+            operand = self.nested(pos, self.signed)
             return self.build(pos, operator.neg, operand) if tok == "-" else operand
         return self.power()
 
@@ -214,10 +219,7 @@ class _Parser:
         _, tok, pos = self.peek()
         if tok in ("^", "**"):
             self.take()
-            self.enter(pos)
-            exponent = self.signed()
-            self.depth -= 1
-            return self.pow(base, exponent, pos)
+            return self.pow(base, self.nested(pos, self.signed), pos)
         return base
 
     def pow(self, base, exponent, pos) -> sp.Expr:
@@ -238,10 +240,8 @@ class _Parser:
             # Decimal literals are exact rationals (0.01 is 1/100), so symbolic checks stay exact.
             return sp.Rational(tok) if any(c in tok for c in ".eE") else sp.Integer(tok)
         if tok == "(":
-            self.enter(pos)
-            value = self.expression()
+            value = self.nested(pos, self.expression)
             self.expect(")")
-            self.depth -= 1
             return value
         if kind == "name" and tok not in _KEYWORDS:
             return self.name(tok, pos)
