@@ -193,20 +193,20 @@ def cached_module(cache: Cache, key: str, generate):
     """Load the module cached under ``key``, or make it: ``generate(timer) -> (source, ir
     digest)``, then store (atomically) and import. Returns (module, path, seconds by stage)."""
     timer = Stages()
-    path = cache.lookup(key)
-    if path is not None:
+    entry = cache.lookup(key)
+    if entry is not None:
         try:
-            return import_module(path), path, {"cache load": timer.lap()}
+            return import_module(entry), entry.path, {"cache load": timer.lap()}
         except Exception:  # an entry that verifies but will not import is rebuilt below
             pass
     source, ir_digest = generate(timer)
     ir_hash = hashlib.sha256((ir_digest + key).encode()).hexdigest()[:32]
-    path = cache.store_or_fallback(key, ir_hash, source)
+    entry = cache.store_or_fallback(key, ir_hash, source)
     if debug.level():
-        debug.log(f"generated {path}" + (f":\n{source}" if debug.level() >= 3 else ""))
-    module = import_module(path)
+        debug.log(f"generated {entry.path}" + (f":\n{source}" if debug.level() >= 3 else ""))
+    module = import_module(entry)
     timer.stage("write and import")
-    return module, path, dict(timer.seconds)
+    return module, entry.path, dict(timer.seconds)
 
 
 # ---- input normalisation -----------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -475,3 +476,209 @@ def test_unwritable_cache_falls_back_to_a_private_folder(tmp_path, monkeypatch):
     assert calls
     assert not str(fn.path).startswith(str(tmp_path))
     assert fn.grad([0.5])[0] == pytest.approx(np.cos(0.5) - 0.5 * np.sin(0.5))
+
+
+# ---- Numba's compiled kernels: reused by a second process, never loaded unverified -----------
+
+# Compiles the child's function and a small network, calls them, and reports what Numba
+# compiled (compile events fire only for a kernel not loaded from a cache).
+KERNEL_CHILD = (
+    textwrap.dedent("""
+    import json
+    import numpy as np, sympy as sp, symbackprop as sb
+    from numba.core import event
+
+    compiled = []
+
+    class Count(event.Listener):
+        def on_start(self, ev):
+            compiled.append(ev.data["dispatcher"].py_func.__name__)
+
+        def on_end(self, ev):
+            pass
+
+    event.register("numba:compile", Count())
+    x, y = sp.symbols("x y", real=True)
+    fn = sb.compile(EXPR_SRC, [x, y])
+    p = np.array(POINT)
+    out = {"value": fn(p), "grad": fn.grad(p).tolist()}
+    net = sb.Sequential(2, [sb.Dense(3, "tanh"), sb.Dense(1)], loss="mse")
+    X = np.linspace(-1.0, 1.0, 10).reshape(5, 2)
+    loss, grads = net.compile().loss_and_grad(net.init_params(seed=0), X, X[:, :1] ** 2)
+    out.update(loss=loss, dW1=grads["W1"].tolist(), compiled=compiled)
+    print("RESULT " + json.dumps(out))
+""")
+    .replace("EXPR_SRC", EXPR_SRC)
+    .replace("POINT", repr(POINT))
+)
+
+
+def _kernel_child(tmp: Path, cache: Path, numba_dir: Path | None = None) -> dict:
+    script = tmp / "kernel_child.py"
+    script.write_text(KERNEL_CHILD)
+    env = _env(cache)
+    env.pop("NUMBA_CACHE_DIR", None)
+    if numba_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(numba_dir)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=env, cwd=tmp, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    res = _result(proc)
+    _check_numbers(res)
+    return res
+
+
+@pytest.fixture(scope="module")
+def kernel_cache(tmp_path_factory):
+    """A cache with the kernel child's function and network, built and compiled by one
+    process, and what that process computed."""
+    tmp = tmp_path_factory.mktemp("kernels")
+    first = _kernel_child(tmp, tmp / "cache")
+    assert first["compiled"], "the first process compiled nothing"
+    return tmp / "cache", first
+
+
+def _copy_kernel_cache(kernel_cache, tmp_path: Path) -> Path:
+    source, _ = kernel_cache
+    cache = tmp_path / "cache"
+    shutil.copytree(source, cache, symlinks=True)
+    return cache
+
+
+def test_second_process_runs_cached_kernels_without_compiling(kernel_cache, tmp_path):
+    """The README's figure: a second process loads the cached function and network and makes
+    its first calls without Numba compiling anything."""
+    cache = _copy_kernel_cache(kernel_cache, tmp_path)
+    _, first = kernel_cache
+    second = _kernel_child(tmp_path, cache)
+    assert second["compiled"] == [], second["compiled"]
+    assert (second["loss"], second["dW1"]) == (first["loss"], first["dW1"])
+
+
+def _kernel_files(cache: Path) -> list[Path]:
+    """Every file of compiled kernels under ``cache`` (Numba's .nbi/.nbc or symbackprop's own)."""
+    return sorted(p for p in cache.rglob("*.nb?") if p.is_file())
+
+
+@pytest.mark.parametrize("how", ["truncate", "garbage"])
+def test_damaged_kernel_files_are_rebuilt(kernel_cache, tmp_path, how):
+    """Numba's unpickler used to fail the next compile (UnpicklingError: invalid load key) on
+    a damaged index; a damaged kernel file is now a miss: compiled again, and stored whole."""
+    cache = _copy_kernel_cache(kernel_cache, tmp_path)
+    files = _kernel_files(cache)
+    assert files, "no compiled kernels were cached"
+    for p in files:
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2] if how == "truncate" else b"\x00garbage" * 8)
+    res = _kernel_child(tmp_path, cache)
+    assert res["compiled"], "damaged kernels cannot have been loaded"
+    assert _kernel_child(tmp_path, cache)["compiled"] == []  # the rebuilt files verify
+
+
+class _Planted:
+    """Unpickling this runs ``code``: what a planted cache file would do."""
+
+    def __init__(self, code: str):
+        self.code = code
+
+    def __reduce__(self):
+        return (exec, (self.code,))
+
+
+def _numba_index_names(module: Path) -> list[str]:
+    """The index file names Numba's own cache gives the module's kernels
+    (``<module>.<function>-<first line>.py<version>.nbi``)."""
+    lines = module.read_text(encoding="utf-8").splitlines()
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}{getattr(sys, 'abiflags', '')}"
+    names = []
+    for k, line in enumerate(lines):
+        if line.startswith("@nb.njit"):
+            function = lines[k + 1].split("def ", 1)[1].split("(", 1)[0]
+            names.append(f"{module.stem}.{function}-{k + 1}.{tag}.nbi")
+    return names
+
+
+@pytest.mark.parametrize("shared_numba_dir", [False, True], ids=["default", "NUMBA_CACHE_DIR"])
+def test_planted_kernel_files_never_run(kernel_cache, tmp_path, shared_numba_dir):
+    """Pickles that would write a sentinel file, planted (writable by everyone) where Numba's
+    own cache looks for the generated modules' kernels (beside them, or in a shared
+    $NUMBA_CACHE_DIR), and in place of every kernel file symbackprop stored: none is ever
+    unpickled, and the numbers are right."""
+    from numba.core.caching import UserProvidedCacheLocator
+
+    cache = _copy_kernel_cache(kernel_cache, tmp_path)
+    sentinel = tmp_path / "owned"
+    payload = pickle.dumps(_Planted(_sentinel_code(sentinel)))
+    numba_dir = tmp_path / "shared-numba" if shared_numba_dir else None
+    planted = []
+    for module in _generated(cache):
+        folders = [module.parent / "__pycache__"]
+        if numba_dir is not None:
+            folders.append(numba_dir / UserProvidedCacheLocator.get_suitable_cache_subpath(module))
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in _numba_index_names(module):
+                planted.append(folder / name)
+    own = _kernel_files(cache)
+    assert own, "no compiled kernels were cached"
+    for p in planted + own:
+        p.write_bytes(payload)
+        p.chmod(0o666 if p in planted else 0o600)  # ours look ours: only their checksum differs
+    res = _kernel_child(tmp_path, cache, numba_dir)
+    assert not sentinel.exists(), "a planted Numba cache file was unpickled"
+    assert res["compiled"]
+
+
+def test_a_cleared_entry_still_serves_the_process_that_loaded_it(tmp_path):
+    """Another process's cache clear removes the files under a compiled function: its source,
+    save and first calls work on, from the code that was checked and loaded."""
+    from symbackprop.loader.cache import Cache
+    from symbackprop.loader.compiled import STAGE_SECONDS_PLACEHOLDER
+
+    t = sp.Symbol("t_cleared", real=True)
+    fn = sb.compile(sp.exp(t) * t, [t], cache_dir=tmp_path / "cache")
+    assert fn.hessian([0.0])[0, 0] == pytest.approx(2.0)  # the complete module is loaded
+    Cache(tmp_path / "cache").clear()
+    assert not _generated(tmp_path / "cache")
+    assert "def _hessian(" in fn.source
+    saved = fn.save(tmp_path / "saved.py").read_text(encoding="utf-8")
+    assert "def _hessian(" in saved and STAGE_SECONDS_PLACEHOLDER not in saved
+    assert fn.grad([1.0])[0] == pytest.approx(2 * np.e)
+
+
+# ---- clearing and counting touch only symbackprop's own folders -----------------------------
+
+
+def _user_data(root: Path) -> dict[Path, bytes]:
+    """Folders a user may keep in the folder $SYMBACKPROP_CACHE_DIR names (releases, data
+    sets), named like cache layouts."""
+    files = {}
+    for name in ("v0", "v1", "v2", "v2024"):
+        path = root / name / "data" / "table.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"release,{name}\n1,2\n")
+        files[path] = path.read_bytes()
+    (root / "notes.txt").write_text("mine")
+    files[root / "notes.txt"] = b"mine"
+    return files
+
+
+def test_clear_and_size_touch_only_symbackprops_folders(tmp_path):
+    from symbackprop.loader.cache import KERNEL_KEY, TAG, Cache
+
+    root = tmp_path / "shared"
+    user = _user_data(root)
+    t = sp.Symbol("t_user_data", real=True)
+    fn = sb.compile(sp.sin(t) * t**2, [t], cache_dir=root)
+    fn.grad([0.5])
+    cache = Cache(root)
+    assert (cache.base / TAG).read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    ours = [p for p in cache.base.rglob("*") if p.is_file() and p.name not in (TAG, KERNEL_KEY)]
+    assert cache.size() == sum(p.stat().st_size for p in ours) > 0  # the user's files not counted
+    assert len(cache.entries()) == 1
+    assert cache.clear() > 0
+    assert (cache.entries(), cache.size()) == ([], 0)
+    assert {p: p.read_bytes() for p in user} == user, "clear deleted the user's files"
+    again = sb.compile(sp.sin(t) * t**2, [t], cache_dir=root)  # and the cache still works
+    assert again.grad([0.5])[0] == pytest.approx(np.cos(0.5) * 0.25 + np.sin(0.5))

@@ -151,3 +151,93 @@ def _assert_no_partial_files(cache: Path) -> None:
         assert p.stat().st_size > 0, f"empty file {p}"
         if p.suffix == ".py":  # every module is whole: it parses
             compile(p.read_text(encoding="utf-8"), str(p), "exec")
+
+
+# ---- compiling while another process clears the cache (issue 12) --------------------------------
+
+# Compiles a few functions (and a network), each twice, and calls them; prints one JSON line.
+RACER = textwrap.dedent(
+    """
+    import json, sys, warnings
+    warnings.simplefilter("always")
+    import numpy as np, sympy as sp, symbackprop as sb
+
+    seed = int(sys.argv[1])
+    x, y = sp.symbols("x y")
+    p = np.array([0.3, -0.7])
+    out = {"values": [], "grads": [], "warnings": []}
+    with warnings.catch_warnings(record=True) as caught:
+        for k in range(1, 4):
+            for _ in range(2):  # the second compile finds the entry, or finds it gone
+                fn = sb.compile(sp.sin(k * x) * y + x ** (k + seed), [x, y])
+                out["values"].append(fn(p))
+                out["grads"].append(fn.grad(p).tolist())
+        net = sb.Sequential(2, [sb.Dense(2, "tanh"), sb.Dense(1)], loss="mse")
+        X = np.array([[1.0, 2.0], [-1.0, 0.5]])
+        out["loss"] = net.compile().loss(net.init_params(seed=0), X, X[:, :1])
+    out["warnings"] = [str(w.message) for w in caught]
+    print(json.dumps(out))
+    """
+)
+
+# Clears the cache in a loop until told to stop (or for at most 300 s); prints how often.
+CLEARER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from symbackprop.loader.cache import Cache
+
+    stop, clears, deadline = Path(sys.argv[1]), 0, time.monotonic() + 300
+    while not stop.exists() and time.monotonic() < deadline:
+        Cache().clear()
+        clears += 1
+        time.sleep(0.01)
+    print(clears)
+    """
+)
+
+
+def test_compiles_racing_a_cache_clear_all_succeed(tmp_path):
+    """Three processes compile (and call) while a fourth clears the cache in a loop: an entry
+    that vanishes at any moment (its module, bytecode, index or compiled kernels) is rebuilt;
+    no compile fails and no process falls back to a private folder."""
+    cache = tmp_path / "cache"
+    (tmp_path / "racer.py").write_text(RACER)
+    (tmp_path / "clearer.py").write_text(CLEARER)
+    env = {**os.environ, "SYMBACKPROP_CACHE_DIR": str(cache), "PYTHONWARNINGS": "default"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    stop = tmp_path / "stop"
+
+    def start(*args):
+        return subprocess.Popen(
+            [sys.executable, *map(str, args)], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    clearer = start(tmp_path / "clearer.py", stop)
+    racers = [start(tmp_path / "racer.py", seed) for seed in (2, 2, 3)]
+    try:
+        results = []
+        for r in racers:
+            stdout, stderr = r.communicate(timeout=400)
+            assert r.returncode == 0, stderr[-3000:]
+            results.append(json.loads(stdout.strip().splitlines()[-1]))
+    finally:
+        stop.touch()
+        for r in racers:
+            if r.poll() is None:
+                r.kill()
+                r.communicate()
+        clears, stderr = clearer.communicate(timeout=60)
+    assert clearer.returncode == 0, stderr[-3000:]
+    assert int(clears) > 10, "the clearer hardly ran: no race was tested"
+
+    x, y = sp.symbols("x y")
+    for seed, res in zip((2, 2, 3), results):
+        assert res["warnings"] == [], res["warnings"]
+        for k in range(1, 4):
+            value, grad, _ = _reference(sp.sin(k * x) * y + x ** (k + seed), [x, y], POINT[:2])
+            for i in (2 * k - 2, 2 * k - 1):
+                np.testing.assert_allclose(res["values"][i], value, rtol=1e-12)
+                np.testing.assert_allclose(res["grads"][i], grad, rtol=1e-12, atol=1e-15)
+        assert res["loss"] == results[0]["loss"]

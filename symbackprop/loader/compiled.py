@@ -4,6 +4,7 @@ SymbackpropError and exposes the contract's methods. Numba compiles each kernel 
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import os
 import sys
@@ -18,24 +19,57 @@ from numba.core import event
 from ..cost import CostReport
 from ..errors import SymbackpropError
 from ..limits import check_dense_hessian, hessian_batch
-from . import files
+from . import files, kernels
+from .cache import Entry
 
 
-def import_module(path: Path):
-    """Import a generated module from its file (reusing it if this process already has it)."""
-    name = f"symbackprop_generated.{path.stem}"
+def import_module(entry: Entry):
+    """Run a cache entry as module ``symbackprop_generated.<name>`` (reusing it if this process
+    already has it), from the code that was checked, and give its kernels symbackprop's own
+    Numba cache (kernels.py)."""
+    name = f"symbackprop_generated.{entry.path.stem}"
     module = sys.modules.get(name)
-    if module is not None and getattr(module, "__file__", None) == str(path):
+    if module is not None and getattr(module, "__file__", None) == str(entry.path):
         return module
-    spec = importlib.util.spec_from_file_location(name, path)
+    loader = _EntryLoader(entry)
+    spec = importlib.util.spec_from_file_location(name, entry.path, loader=loader)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[name] = module  # Numba finds a kernel's globals through its module's name
     try:
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
+        kernels.attach(module, entry)
     except BaseException:
         del sys.modules[name]
         raise
     return module
+
+
+class _EntryLoader(importlib.abc.InspectLoader):
+    """Runs an entry's checked code, not whatever its file holds by now (or the file's absence,
+    after a cache clear); tracebacks and :func:`module_source` read the same text."""
+
+    def __init__(self, entry: Entry):
+        self._entry = entry
+
+    def get_code(self, fullname):
+        return self._entry.code
+
+    def get_source(self, fullname):
+        return self._entry.source.decode("utf-8")
+
+    def is_package(self, fullname):
+        return False
+
+
+def module_source(module) -> str:
+    """The source a generated module was run from (its file may be gone: a cache clear).
+
+    >>> import sympy as sp, symbackprop as sb
+    >>> x = sp.Symbol("x")
+    >>> "def _value(xs):" in module_source(sb.compile(x**2, [x])._first)
+    True
+    """
+    return module.__loader__.get_source(module.__name__)
 
 
 class _NumbaCompileTimes(event.Listener):
@@ -68,10 +102,11 @@ _F64 = np.dtype(np.float64)
 STAGE_SECONDS_PLACEHOLDER = "written by save() (cached copies leave them out)"
 
 
-def saved_text(path: Path, report: CostReport) -> bytes:
-    """The module at ``path`` with the placeholder replaced by ``report``'s stage seconds."""
+def saved_text(module, report: CostReport) -> bytes:
+    """The source of generated ``module`` with the placeholder replaced by ``report``'s stage
+    seconds."""
     stages = ", ".join(f"{k} {v:.3f}" for k, v in report.seconds.items()) or "none recorded"
-    text = path.read_text(encoding="utf-8").replace(STAGE_SECONDS_PLACEHOLDER, stages, 1)
+    text = module_source(module).replace(STAGE_SECONDS_PLACEHOLDER, stages, 1)
     return text.encode("utf-8")
 
 
@@ -214,15 +249,14 @@ class CompiledFunction:
     def source(self) -> str:
         """The generated Python source: the complete module, second derivatives included
         (generating them on first access)."""
-        self._second_order()
-        return self._path.read_text(encoding="utf-8")
+        return module_source(self._second_order())
 
     def save(self, path) -> Path:
         """Write the standalone module (needs only numpy and numba) to ``path``; returns it."""
         target = files.target(path, ".py")
         self._second_order()
         with files.replacing(target) as fh:
-            fh.write(saved_text(self._path, self.cost()))
+            fh.write(saved_text(self._full, self.cost()))
         return target
 
     def cost(self) -> CostReport:

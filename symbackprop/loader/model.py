@@ -15,7 +15,7 @@ from ..cost import CostReport
 from ..errors import SymbackpropError
 from ..limits import check_dense_hessian
 from . import files
-from .compiled import _F64, checked_call, cost_report, saved_text
+from .compiled import _F64, checked_call, cost_report, module_source, saved_text
 
 _NO_Y = object()  # forward() passes no Y; None is a Y, and a wrong one
 _REFUSED = object()  # the fast path declined: validate (and convert) instead
@@ -191,15 +191,14 @@ class CompiledNetwork:
     @property
     def source(self) -> str:
         """The generated module's source (Hessian code included)."""
-        self._second_order()
-        return self.path.read_text(encoding="utf-8")
+        return module_source(self._second_order())
 
     def save(self, path) -> Path:
         """Write the standalone module (needs only numpy and numba) to ``path``."""
         target = files.target(path, ".py")
         self._second_order()
         with files.replacing(target) as fh:
-            fh.write(saved_text(self.path, self.cost()))
+            fh.write(saved_text(self._full, self.cost()))
         return target
 
     def cost(self) -> CostReport:
