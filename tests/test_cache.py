@@ -440,6 +440,26 @@ def test_entries_another_account_could_write_are_ignored(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+def test_kernel_files_another_account_could_write_are_ignored(tmp_path, monkeypatch):
+    from symbackprop.loader import cache as cache_module
+
+    c = cache_module.Cache(tmp_path / "cache")
+    c.store_kernel("k.nbk", b"payload")
+    path, key = c.base / "kernels" / "k.nbk", c.base / cache_module.KERNEL_KEY
+    assert c.read_kernel("k.nbk") == b"payload"
+    path.chmod(0o664)
+    assert c.read_kernel("k.nbk") is None
+    path.chmod(0o600)
+    key.chmod(0o644)  # a key others can read could sign their files
+    assert c.read_kernel("k.nbk") is None
+    key.chmod(0o600)
+    assert c.read_kernel("k.nbk") == b"payload"
+    real = os.getuid()
+    monkeypatch.setattr(cache_module, "_uid", lambda: real + 1)
+    assert c.read_kernel("k.nbk") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
 def test_cache_folders_are_private_and_a_foreign_one_is_not_used(tmp_path, monkeypatch):
     from symbackprop.loader import cache as cache_module
 
