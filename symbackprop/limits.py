@@ -8,7 +8,7 @@ limit              environment variable               default     checked by
 MAX_NODES          SYMBACKPROP_MAX_NODES              50000       sb.compile, sb.grad, ...
 MAX_DEPTH          SYMBACKPROP_MAX_DEPTH              100000      sb.compile, sb.grad, ...
 MAX_VARIABLES      SYMBACKPROP_MAX_VARIABLES          2000        sb.compile
-SIMPLIFY_SECONDS   SYMBACKPROP_SIMPLIFY_SECONDS       5.0         sb.grad/jacobian/hessian
+SIMPLIFY_SECONDS   SYMBACKPROP_SIMPLIFY_SECONDS       5.0         sb.grad(simplify="full")
 MAX_HESSIAN_BYTES  SYMBACKPROP_MAX_HESSIAN_BYTES      2 GiB       fn.hessian, model.hessian
 =================  =================================  ==========  ==========================
 
@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -243,14 +241,10 @@ less deeply
 # ---- the symbolic simplification budget --------------------------------------------------------
 
 
-class OutOfTime(BaseException):
-    """Raised inside a ``time_limit`` block when its seconds are spent. A BaseException, so
-    SymPy's internal ``except Exception`` handlers cannot swallow it."""
-
-
 class Deadline:
     """A time budget shared by several steps: ``remaining()`` seconds are left of ``seconds``
-    (default: the SIMPLIFY_SECONDS limit).
+    (default: the SIMPLIFY_SECONDS limit). It is checked between steps, never by interrupting
+    one (no signals or timers), so it works in any thread and beside any other timer.
 
     >>> d = Deadline(10.0)
     >>> 9.0 < d.remaining() <= 10.0, d.expired()
@@ -266,66 +260,6 @@ class Deadline:
 
     def expired(self) -> bool:
         return self.remaining() <= 0.0
-
-
-def _can_interrupt() -> bool:
-    """SIGALRM timers work on POSIX, in the main thread, when no other timer is running."""
-    if (
-        not hasattr(signal, "setitimer")
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        return False
-    return signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise OutOfTime in the block once ``seconds`` have passed (a SIGALRM timer). Where no
-    timer can be set (not the main thread, not POSIX, or another timer is running) the block
-    runs unbounded; callers bound their work by size as well.
-
-    >>> try:
-    ...     with time_limit(0.05):
-    ...         while True:
-    ...             pass
-    ... except OutOfTime:
-    ...     print("stopped")
-    stopped
-    """
-    if seconds <= 0:
-        raise OutOfTime
-    if not _can_interrupt():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def simplify_within(e: sp.Expr, deadline: Deadline, simplify=None) -> sp.Expr | None:
-    """``simplify(e)`` (default ``sympy.simplify``) if it finishes within the deadline's
-    remaining seconds, else None; None too if SymPy recurses too deep on the tree.
-
-    >>> import sympy as sp
-    >>> x = sp.Symbol("x")
-    >>> simplify_within(sp.sin(x)**2 + sp.cos(x)**2, Deadline(5.0))
-    1
-    >>> simplify_within(x, Deadline(0.0)) is None
-    True
-    """
-    try:
-        with time_limit(deadline.remaining()):
-            return (simplify or sp.simplify)(e)
-    except (OutOfTime, RecursionError):
-        return None
 
 
 # ---- dense Hessians ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Symbolic derivatives as SymPy matrices: gradient, Jacobian, Hessian.
 
-Each entry is simplified only when that is cheap (small expressions, within the SIMPLIFY_SECONDS
-budget of symbackprop.limits for the whole call), so large inputs stay fast.
+Each entry is tidied by symbackprop.simplification's bounded ladder (cheap steps below size
+bounds, so a call is fast in any thread); ``simplify="full"`` asks for sympy.simplify instead.
 """
 
 from __future__ import annotations
@@ -10,20 +10,8 @@ import sympy as sp
 
 from .errors import SymbackpropError
 from .frontend.symbols import symbol_list
-from .limits import Deadline, check_size, recursion_guard, simplify_within
-
-# Entries with at most this many operations get sympy.simplify; larger ones are left as
-# differentiated (simplify's cost grows quickly and can stall on big expressions).
-SIMPLIFY_MAX_OPS = 40
-
-
-def _cheap_simplify(e: sp.Expr, deadline: Deadline) -> sp.Expr:
-    """``simplify(e)`` if e is small, the result is not larger, and the call's time budget
-    (shared by all entries) allows; otherwise e as differentiated."""
-    if deadline.expired() or e.count_ops() > SIMPLIFY_MAX_OPS:
-        return e
-    s = simplify_within(e, deadline)
-    return s if s is not None and sp.count_ops(s) <= sp.count_ops(e) else e
+from .limits import check_size, recursion_guard
+from .simplification import check_mode, tidy_all
 
 
 def _expr(f, where="f") -> sp.Expr:
@@ -32,8 +20,14 @@ def _expr(f, where="f") -> sp.Expr:
     return sp.sympify(f)
 
 
-def grad(f, vars) -> sp.Matrix:
+def grad(f, vars, *, simplify: str = "bounded") -> sp.Matrix:
     """The gradient of scalar ``f`` as an n x 1 SymPy Matrix.
+
+    ``simplify``: "bounded" (default) tidies each entry with cheap steps whose cost is
+    bounded by its size (:func:`symbackprop.simplification.tidy`); "full" runs
+    ``sympy.simplify`` on each entry (slow and unbounded per entry; entries reached after
+    SIMPLIFY_SECONDS get the bounded steps); "none" returns the entries as differentiated.
+    The same holds for :func:`jacobian` and :func:`hessian`.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
@@ -44,13 +38,13 @@ def grad(f, vars) -> sp.Matrix:
     """
     f = _expr(f)
     vs = symbol_list(vars)
+    check_mode(simplify)
     check_size([f])
-    deadline = Deadline()
     with recursion_guard("sb.grad", [f]):
-        return sp.Matrix([_cheap_simplify(sp.diff(f, v), deadline) for v in vs])
+        return sp.Matrix(tidy_all([sp.diff(f, v) for v in vs], simplify))
 
 
-def jacobian(fs, vars) -> sp.Matrix:
+def jacobian(fs, vars, *, simplify: str = "bounded") -> sp.Matrix:
     """The m x n Jacobian of a list (or Matrix) of expressions.
 
     >>> import sympy as sp
@@ -65,13 +59,14 @@ def jacobian(fs, vars) -> sp.Matrix:
         raise SymbackpropError("fs is empty: give at least one expression")
     exprs = [_expr(e, f"fs[{k}]") for k, e in enumerate(items)]
     vs = symbol_list(vars)
+    check_mode(simplify)
     check_size(exprs, "fs")
-    deadline = Deadline()
     with recursion_guard("sb.jacobian", exprs):
-        return sp.Matrix([[_cheap_simplify(sp.diff(e, v), deadline) for v in vs] for e in exprs])
+        entries = tidy_all([sp.diff(e, v) for e in exprs for v in vs], simplify)
+    return sp.Matrix(len(exprs), len(vs), entries)
 
 
-def hessian(f, vars) -> sp.Matrix:
+def hessian(f, vars, *, simplify: str = "bounded") -> sp.Matrix:
     """The n x n Hessian of scalar ``f``; the upper triangle is derived and mirrored.
 
     >>> import sympy as sp
@@ -84,12 +79,13 @@ def hessian(f, vars) -> sp.Matrix:
     f = _expr(f)
     vs = symbol_list(vars)
     n = len(vs)
+    check_mode(simplify)
     check_size([f])
-    deadline = Deadline()
     with recursion_guard("sb.hessian", [f]):
         first = [sp.diff(f, v) for v in vs]
-        H = sp.zeros(n, n)
-        for i in range(n):
-            for j in range(i, n):
-                H[i, j] = H[j, i] = _cheap_simplify(sp.diff(first[i], vs[j]), deadline)
+        upper = [(i, j) for i in range(n) for j in range(i, n)]
+        entries = tidy_all([sp.diff(first[i], vs[j]) for i, j in upper], simplify)
+    H = sp.zeros(n, n)
+    for (i, j), e in zip(upper, entries):
+        H[i, j] = H[j, i] = e
     return H

@@ -448,12 +448,11 @@ def test_parser_uses_the_callers_symbols():
     assert parse("sqrt(p^2)", [p]) == p  # assumption kept, so sqrt(p^2) = p
 
 
-def test_the_simplification_budget_bounds_a_large_check(monkeypatch):
-    """A gradient whose simplification SymPy would grind on for minutes: the whole check stays
-    within the SIMPLIFY_SECONDS budget (the numeric comparison then decides)."""
+def test_the_simplification_budget_bounds_a_large_check():
+    """A gradient whose simplification sympy.simplify would grind on for minutes: the check's
+    symbolic steps are bounded by size (the numeric comparison decides what they cannot)."""
     import time
 
-    monkeypatch.setenv("SYMBACKPROP_SIMPLIFY_SECONDS", "0.5")
     x, y, z = sp.symbols("x y z")
     f = (
         sp.tanh(x * y) * sp.log(1 + z**2)

@@ -17,14 +17,15 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import SymbackpropError
 from ..frontend.functions import sigmoid, softplus
-from ..limits import Deadline, simplify_within
+from ..limits import Deadline
+from ..simplification import check_mode, proved_zero, tidy, within
 from .parse import parse
 
 RTOL = 1e-8  # relative tolerance between expected and claimed values at a sample point
 ATOL = 1e-12  # absolute floor, for entries that are zero (or nearly) at a point
 DIGITS = 50  # points are evaluated in 50-digit arithmetic, so cancellation cannot fake a mismatch
 DENOMINATOR_MIN = 1e-3  # sample points keep every denominator at least this far from zero
-SIMPLIFY_MAX_OPS = 300  # differences larger than this are judged numerically only
+SIMPLIFY_MAX_OPS = 300  # larger differences never get sympy.simplify, even with simplify="full"
 SCALES = (1.0, 3.0, 0.3, 10.0)  # sample points are drawn from [-s, s] for these s in turn
 # Assumptions a symbol keeps when it is replaced by a real one (the checker works over the reals).
 _KEPT_ASSUMPTIONS = ("positive", "negative", "nonnegative", "nonpositive", "nonzero")
@@ -309,7 +310,8 @@ def _entries(fs, f_list, variables, v_list, claimed, names, latex):
 
 
 def _costly(e: sp.Expr) -> bool:
-    """Too big to simplify quickly (simplify can expand (x+1)**200 or stall on large trees)."""
+    """Too big for sympy.simplify (it can expand (x+1)**200 or stall on large trees): such
+    entries get the bounded ladder even when simplify="full" is asked for."""
     if sp.count_ops(e) > SIMPLIFY_MAX_OPS:
         return True
     return any(p.exp.is_Integer and abs(p.exp) > 64 for p in e.atoms(sp.Pow))
@@ -322,35 +324,22 @@ def _explicit(e: sp.Expr) -> sp.Expr:
     )
 
 
-def _simplified(e: sp.Expr, deadline: Deadline) -> sp.Expr | None:
-    """simplify(e) within what is left of the check's time budget; None if e is too big or
-    the time runs out (the numeric comparison then decides alone)."""
-    return None if _costly(e) else simplify_within(e, deadline)
+def _mode(e: sp.Expr, mode: str, deadline: Deadline) -> str:
+    """The simplification to give e: "full" only while the check's deadline lasts and e is
+    not costly."""
+    mode = within(mode, deadline)
+    return "bounded" if mode == "full" and _costly(e) else mode
 
 
-def _tidy(e: sp.Expr, deadline: Deadline) -> sp.Expr:
-    """A simpler equal form when one is cheap to find; otherwise e unchanged."""
-    if e == 0:
-        return e
-    s = _simplified(e, deadline)
-    return s if s is not None and sp.count_ops(s) <= sp.count_ops(e) else e
-
-
-def _difference(expected: sp.Expr, claimed: sp.Expr, deadline: Deadline) -> tuple[sp.Expr, bool]:
-    """(simplified expected - claimed, whether it is proved to be 0)."""
+def _difference(
+    expected: sp.Expr, claimed: sp.Expr, mode: str, deadline: Deadline
+) -> tuple[sp.Expr, bool]:
+    """(tidied expected - claimed, whether it is proved to be 0)."""
     d = expected - claimed
-    if d == 0:
-        return d, True
-    s = _simplified(d, deadline)
-    if s is None:
-        return d, False
-    if s == 0 or s.is_zero:
+    mode = _mode(d, mode, deadline)
+    if proved_zero(_explicit(d), mode):
         return sp.Integer(0), True
-    # Identities between tanh, sigmoid and exp are often only visible in exponentials.
-    t = _simplified(_explicit(s).rewrite(sp.exp), deadline)
-    if t == 0:
-        return sp.Integer(0), True
-    return s, False
+    return tidy(d, mode), False
 
 
 # -- numeric ------------------------------------------------------------------------------------
@@ -486,7 +475,15 @@ def _nice_counterexample(evaluate, point, rtol):
 
 
 def check_derivative(
-    f, wrt, claimed, *, samples: int = 24, seed: int = 0, latex: bool | None = None, rtol=RTOL
+    f,
+    wrt,
+    claimed,
+    *,
+    samples: int = 24,
+    seed: int = 0,
+    latex: bool | None = None,
+    rtol=RTOL,
+    simplify: str = "bounded",
 ) -> DerivativeCheck:
     """Check a hand-derived derivative, gradient, Jacobian or Hessian against SymPy's.
 
@@ -499,7 +496,10 @@ def check_derivative(
     symbols of ``f`` only. Each entry is compared by simplifying expected - claimed and by
     evaluating both at ``samples`` random real points where every log/sqrt argument is positive,
     every denominator is away from zero and both sides are finite (relative tolerance ``rtol``).
-    Bad input raises SymbackpropError naming the culprit.
+    The symbolic side is bounded by the size of the entries
+    (:func:`symbackprop.simplification.proved_zero` and ``tidy``); ``simplify="full"`` adds
+    ``sympy.simplify`` (slow; not started after SIMPLIFY_SECONDS), ``"none"`` leaves the
+    verdict to the sample points. Bad input raises SymbackpropError naming the culprit.
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x")
@@ -517,6 +517,7 @@ def check_derivative(
     """
     if not isinstance(samples, int) or samples < 1:
         raise SymbackpropError(f"samples must be a positive integer; got {samples!r}")
+    check_mode(simplify)
     fs, f_list = _functions(f, wrt, latex)
     undefined = sorted({str(g.func) for e in fs for g in e.atoms(AppliedUndef)})
     if undefined:
@@ -532,10 +533,11 @@ def check_derivative(
     # |x|' and log(exp(x)) as real analysis does; results are mapped back to the caller's symbols.
     real = {s: sp.Dummy(s.name, real=True, **_kept(s)) for s in free}
     back = {r: s for s, r in real.items()}
-    deadline = Deadline()  # one simplification budget for the whole check
-    expected = [_tidy(e.xreplace(real), deadline) for _, _, e, _ in entries]
+    deadline = Deadline()  # when simplify="full": one budget for the whole check
+    expected = [e.xreplace(real) for _, _, e, _ in entries]
+    expected = [tidy(e, _mode(e, simplify, deadline)) for e in expected]
     claims = [c.xreplace(real) for _, _, _, c in entries]
-    differences = [_difference(e, c, deadline) for e, c in zip(expected, claims)]
+    differences = [_difference(e, c, simplify, deadline) for e, c in zip(expected, claims)]
 
     symbols = [real[s] for s in free]
     evaluate = _Evaluator(symbols, expected, claims)

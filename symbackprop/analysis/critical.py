@@ -19,14 +19,17 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import SymbackpropError
 from ..frontend.symbols import symbol_list
-from ..limits import OutOfTime, time_limit
+from ..limits import measure
 from ..pipeline import compile as compile_function
 
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 NOT_CRITICAL = "not critical"  # the kind classify gives a point whose gradient is not zero
 DEFAULT_BOX = (-10.0, 10.0)
-SYMBOLIC_BUDGET = 5.0  # seconds SymPy may spend solving grad f = 0 before the numeric search
-MAX_BEZOUT = 400  # more candidate solutions than this: the Groebner basis is not worth trying
+# The exact solver's cost is bounded by the system's size, fixed before it starts: at most
+# MAX_BEZOUT candidate solutions (the product of the equations' degrees); a dense cubic
+# gradient in 3 variables (27) already takes SymPy's Groebner basis about 10 s.
+MAX_BEZOUT = 16
+MAX_EXACT_TREE = 400  # exact classification only for points and Hessians up to this size
 EIGENVALUE_TOL = 1e-8  # numeric |eigenvalue| <= this * max(1, max |eigenvalue|) counts as zero
 DIGITS = 50  # working precision of the numeric steps inside the symbolic solver
 # A plain Symbol (the matrices hold numbers only): SymPy's factor_list sees a Dummy generator
@@ -176,15 +179,16 @@ def critical_points(
     seed=0,
     tol=1e-10,
     method="auto",
-    budget=SYMBOLIC_BUDGET,
 ) -> list[CriticalPoint]:
     """All critical points of ``f`` in ``vars`` (real ones), classified; sorted by coordinates.
 
     ``method="auto"`` solves grad f = 0 exactly when its entries are polynomials (or rational
-    functions) and SymPy finishes within ``budget`` seconds and a size bound; exact roots stay
-    exact, roots with no real radical form are evaluated to 50 digits and rounded to floats.
+    functions) with at most MAX_BEZOUT candidate solutions (the product of their degrees), a
+    bound on SymPy's work fixed before it starts (no timer: the same answer in any thread);
+    exact roots stay exact, roots with no real radical form are evaluated to 50 digits and
+    rounded to floats.
     Otherwise (``method="numeric"``, a transcendental f, a curve of critical points, or no
-    time left) it runs Levenberg-Marquardt-damped Newton on grad f = 0 from ``starts``
+    candidates) it runs Levenberg-Marquardt-damped Newton on grad f = 0 from ``starts``
     uniform random points (an int, with ``seed``, or an array of shape (k, n)) in ``box``,
     compiling f with :func:`symbackprop.compile`. Each run is refined until its gradient norm
     stops decreasing; points with gradient norm above ``tol`` (or a float64 rounding bound
@@ -215,11 +219,12 @@ def critical_points(
         )
     solutions = None
     if method != "numeric":
-        solutions = _solve_polynomial(f, gradient, variables, budget)
+        solutions = _solve_polynomial(f, gradient, variables)
         if solutions is None and method == "symbolic":
             raise SymbackpropError(
-                "SymPy could not solve grad f = 0 exactly (not a polynomial system, a curve "
-                "of critical points, or over the time budget); use method='auto' or 'numeric'"
+                "SymPy could not solve grad f = 0 exactly (not a polynomial system, more "
+                f"than MAX_BEZOUT={MAX_BEZOUT} candidate solutions, or a curve of critical "
+                "points); use method='auto' or 'numeric'"
             )
     if solutions is not None:
         if box is not None:
@@ -403,9 +408,10 @@ def _box(box, variables) -> tuple[np.ndarray, np.ndarray]:
 # ---- symbolic solving -------------------------------------------------------------------------
 
 
-def _solve_polynomial(f, gradient, variables, budget) -> list[dict] | None:
+def _solve_polynomial(f, gradient, variables) -> list[dict] | None:
     """Every real solution of grad f = 0 as {variable: value}, or None when this is not a
-    polynomial system SymPy solves within the budget (or its solutions form a curve)."""
+    polynomial system small enough to solve exactly (MAX_BEZOUT) or its solutions form a
+    curve."""
     if f.has(sp.Float):  # solve the rational twin exactly, report floats
         f = sp.nsimplify(f, rational=True)
         gradient = [sp.diff(f, v) for v in variables]
@@ -423,15 +429,16 @@ def _solve_polynomial(f, gradient, variables, budget) -> list[dict] | None:
         return None
     if math.prod(max(1, p.total_degree()) for p in polys) > MAX_BEZOUT:
         return None
+    # grevlex first, then FGLM to lex: the same (unique) reduced lex basis, several times faster
+    basis = sp.groebner(numerators, *variables, order="grevlex")
+    if list(basis.exprs) == [1]:
+        return []
+    if not basis.is_zero_dimensional:
+        return None
+    basis = basis.fglm("lex")
     try:
-        with time_limit(budget):
-            basis = sp.groebner(numerators, *variables, order="lex")
-            if list(basis.exprs) == [1]:
-                return []
-            if not basis.is_zero_dimensional:
-                return None
-            solutions = _back_substitute(list(basis.exprs), variables)
-    except (OutOfTime, _NotZeroDimensional, mpmath.libmp.NoConvergence):
+        solutions = _back_substitute(list(basis.exprs), variables)
+    except (_NotZeroDimensional, mpmath.libmp.NoConvergence):
         return None
     return [
         s for s in solutions if all(_sign(_at(d, s)) != 0 for d in denominators)
@@ -553,21 +560,22 @@ def _inside(x, bounds, slack) -> bool:
 
 
 def _classify_at(f, variables, point, grad_tol, eig_tol) -> CriticalPoint:
-    """The point classified exactly if all its values are exact (within the time budget),
-    else numerically with these tolerances."""
-    if all(_is_exact(v) for v in point.values()) and not f.has(sp.Float):
-        try:
-            with time_limit(SYMBOLIC_BUDGET):
-                return _classify_exact(f, variables, point)
-        except OutOfTime:
-            pass
+    """The point classified exactly if all its values are exact and it and the Hessian there
+    are small (MAX_EXACT_TREE: simplifying them stays cheap); else numerically with these
+    tolerances."""
+    small = len(variables) ** 2 <= MAX_EXACT_TREE  # (each Hessian entry is one node at least)
+    if small and all(_is_exact(v) for v in point.values()) and not f.has(sp.Float):
+        H = sp.hessian(f, variables).subs(point)
+        if measure([*point.values(), *H]).tree_size <= MAX_EXACT_TREE:
+            return _classify_exact(f, variables, point, H)
     x = _floats(point, variables)
     return classify_numeric(_lambdified(f, variables), variables, x, grad_tol, eig_tol)
 
 
-def _classify_exact(f, variables, point) -> CriticalPoint:
+def _classify_exact(f, variables, point, H) -> CriticalPoint:
+    """``H`` is the Hessian at the point, before simplification."""
     gradient = tuple(sp.simplify(sp.diff(f, v).subs(point)) for v in variables)
-    H = sp.hessian(f, variables).subs(point).applyfunc(sp.simplify)
+    H = H.applyfunc(sp.simplify)
     value = sp.simplify(f.subs(point))
     charpoly = H.charpoly(_LAMBDA)  # (the costliest step: computed once)
     negative, zero, positive = _inertia(charpoly)
