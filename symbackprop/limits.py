@@ -1,6 +1,7 @@
-"""Resource limits: expression size and depth, the symbolic simplification budget and the size of
-a dense Hessian. Each limit has a documented default that an environment variable overrides
-(read at each check, so a running process can change it); exceeding one raises SymbackpropError.
+"""Resource limits: expression size and depth, the symbolic simplification budget, the size of
+a dense Hessian and of a network. Each limit has a documented default that an environment
+variable overrides (read at each check, so a running process can change it); exceeding one
+raises SymbackpropError.
 
 =================  =================================  ==========  ==========================
 limit              environment variable               default     checked by
@@ -10,6 +11,9 @@ MAX_DEPTH          SYMBACKPROP_MAX_DEPTH              100000      sb.compile, sb
 MAX_VARIABLES      SYMBACKPROP_MAX_VARIABLES          2000        sb.compile
 SIMPLIFY_SECONDS   SYMBACKPROP_SIMPLIFY_SECONDS       5.0         sb.grad(simplify="full")
 MAX_HESSIAN_BYTES  SYMBACKPROP_MAX_HESSIAN_BYTES      2 GiB       fn.hessian, model.hessian
+MAX_PARAM_BYTES    SYMBACKPROP_MAX_PARAM_BYTES        2 GiB       sb.Sequential
+MAX_LAYERS         SYMBACKPROP_MAX_LAYERS             100         sb.Sequential
+MAX_PIECES         SYMBACKPROP_MAX_PIECES             10          sb.Maxout
 =================  =================================  ==========  ==========================
 
 Nodes are distinct subexpressions (a shared subtree counts once), depth is the longest chain
@@ -19,6 +23,13 @@ its compile time grows faster than linearly in the size of one straight-line fun
 rather than left to run for hours. Every traversal here is iterative, so depth is bounded only by
 MAX_DEPTH; SymPy's own recursive algorithms (``diff``, ``simplify``, printing) are not, and a
 RecursionError from them becomes SymbackpropError naming the depth (``recursion_guard``).
+
+A network is checked when it is built, before anything is allocated or generated (so also from
+a spec file and the command line): MAX_PARAM_BYTES bounds its float64 parameters (init_params,
+the gradient and an optimizer's state each hold that much again); MAX_LAYERS and MAX_PIECES
+bound the generated code, which grows with each layer and, for a Maxout layer, with the square
+of its pieces (each piece's gradient re-evaluates the max over all of them: the module of a
+Maxout of 10 pieces is 200 KB, of 32 pieces 4.4 MB), while Numba's compile time grows faster.
 """
 
 from __future__ import annotations
@@ -40,6 +51,9 @@ MAX_DEPTH = 100_000
 MAX_VARIABLES = 2000
 SIMPLIFY_SECONDS = 5.0
 MAX_HESSIAN_BYTES = 2 * 1024**3
+MAX_PARAM_BYTES = 2 * 1024**3
+MAX_LAYERS = 100
+MAX_PIECES = 10
 
 ENVIRONMENT = {
     "MAX_NODES": "SYMBACKPROP_MAX_NODES",
@@ -47,6 +61,9 @@ ENVIRONMENT = {
     "MAX_VARIABLES": "SYMBACKPROP_MAX_VARIABLES",
     "SIMPLIFY_SECONDS": "SYMBACKPROP_SIMPLIFY_SECONDS",
     "MAX_HESSIAN_BYTES": "SYMBACKPROP_MAX_HESSIAN_BYTES",
+    "MAX_PARAM_BYTES": "SYMBACKPROP_MAX_PARAM_BYTES",
+    "MAX_LAYERS": "SYMBACKPROP_MAX_LAYERS",
+    "MAX_PIECES": "SYMBACKPROP_MAX_PIECES",
 }
 _DEFAULTS = {
     "MAX_NODES": MAX_NODES,
@@ -54,6 +71,9 @@ _DEFAULTS = {
     "MAX_VARIABLES": MAX_VARIABLES,
     "SIMPLIFY_SECONDS": SIMPLIFY_SECONDS,
     "MAX_HESSIAN_BYTES": MAX_HESSIAN_BYTES,
+    "MAX_PARAM_BYTES": MAX_PARAM_BYTES,
+    "MAX_LAYERS": MAX_LAYERS,
+    "MAX_PIECES": MAX_PIECES,
 }
 
 
@@ -175,17 +195,8 @@ def check_size(exprs: Iterable[sp.Basic], what: str = "f") -> ExpressionSize:
     >>> del os.environ["SYMBACKPROP_MAX_DEPTH"]
     """
     size = measure(exprs)
-    depth, nodes = limit("MAX_DEPTH"), limit("MAX_NODES")
-    if size.depth > depth:
-        raise SymbackpropError(
-            f"{what} is nested {size.depth} levels deep, more than the limit {depth} "
-            f"(MAX_DEPTH; raise it with {ENVIRONMENT['MAX_DEPTH']})"
-        )
-    if size.nodes > nodes:
-        raise SymbackpropError(
-            f"{what} has {size.nodes} distinct subexpressions, more than the limit {nodes} "
-            f"(MAX_NODES; raise it with {ENVIRONMENT['MAX_NODES']})"
-        )
+    check_count("MAX_DEPTH", size.depth, f"{what} is nested {size.depth} levels deep")
+    check_count("MAX_NODES", size.nodes, f"{what} has {size.nodes} distinct subexpressions")
     return size
 
 
@@ -200,12 +211,29 @@ def check_variables(count: int, what: str = "vars") -> None:
 (MAX_VARIABLES; Numba's compile time grows quadratically beyond it; raise it with \
 SYMBACKPROP_MAX_VARIABLES)
     """
-    cap = limit("MAX_VARIABLES")
+    check_count(
+        "MAX_VARIABLES",
+        count,
+        f"{what} has {count} variables",
+        "Numba's compile time grows quadratically beyond it",
+    )
+
+
+def check_count(name: str, count: int, what: str, why: str = "") -> None:
+    """Raise SymbackpropError, saying ``what`` was counted and ``why`` the limit is there, if
+    ``count`` exceeds limit ``name``.
+
+    >>> check_count("MAX_PIECES", 11, "Maxout(4, 11) has 11 pieces", "the code grows")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: Maxout(4, 11) has 11 pieces, more than the limit 10 \
+(MAX_PIECES; the code grows; raise it with SYMBACKPROP_MAX_PIECES)
+    """
+    cap = limit(name)
     if count > cap:
+        reason = f"{why}; " if why else ""
         raise SymbackpropError(
-            f"{what} has {count} variables, more than the limit {cap} (MAX_VARIABLES; Numba's "
-            f"compile time grows quadratically beyond it; raise it with "
-            f"{ENVIRONMENT['MAX_VARIABLES']})"
+            f"{what}, more than the limit {cap} ({name}; {reason}raise it with {ENVIRONMENT[name]})"
         )
 
 
@@ -281,16 +309,33 @@ products or a smaller model
     """
     p, batch = int(parameters), max(1, int(batch))
     need = p * p * 8 * batch
-    cap = limit("MAX_HESSIAN_BYTES")
-    if need > cap:
-        many = f"{batch} dense Hessians" if batch > 1 else "a dense Hessian"
-        raise SymbackpropError(
-            f"{what}: {many} over P={p} parameters needs {need} bytes "
-            f"({need / 1024**3:.1f} GiB), more than the limit {int(cap)} bytes "
-            f"({cap / 1024**3:.1f} GiB; MAX_HESSIAN_BYTES, set by "
-            f"{ENVIRONMENT['MAX_HESSIAN_BYTES']}); use Hessian-vector products or a smaller model"
-        )
+    many = f"{batch} dense Hessians" if batch > 1 else "a dense Hessian"
+    check_bytes(
+        "MAX_HESSIAN_BYTES",
+        need,
+        f"{what}: {many} over P={p} parameters needs",
+        "use Hessian-vector products or a smaller model",
+    )
     return need
+
+
+def check_bytes(name: str, need: int, what: str, advice: str) -> None:
+    """Raise SymbackpropError if ``need`` bytes exceed limit ``name``: "``what`` N bytes (G
+    GiB), more than the limit ...; ``advice``".
+
+    >>> check_bytes("MAX_PARAM_BYTES", 8 * 10**12, "W1 needs", "use fewer units")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: W1 needs 8000000000000 bytes (7450.6 GiB), more than \
+the limit 2147483648 bytes (2.0 GiB; MAX_PARAM_BYTES, set by SYMBACKPROP_MAX_PARAM_BYTES); use \
+fewer units
+    """
+    cap = limit(name)
+    if need > cap:
+        raise SymbackpropError(
+            f"{what} {need} bytes ({need / 1024**3:.1f} GiB), more than the limit {int(cap)} "
+            f"bytes ({cap / 1024**3:.1f} GiB; {name}, set by {ENVIRONMENT[name]}); {advice}"
+        )
 
 
 def hessian_batch(x) -> int:

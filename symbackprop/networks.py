@@ -35,13 +35,16 @@ from .frontend.network import (
     Dense,
     Maxout,
     build_graph,
+    check_network_size,
     param_shapes,
+    printable,
+    shown,
 )
 from .loader.cache import Cache
 from .loader.compiled import STAGE_SECONDS_PLACEHOLDER
 from .loader.model import CompiledNetwork
 from .passes import optimize
-from .pipeline import Stages, cache_key, cached_module, check_cache_dir
+from .pipeline import Stages, cache_key, cached_module, check_cache_dir, structural_digest
 from .printer.module import render, requirement_fields
 from .printer.numba import Kernel, NumbaPrinter
 
@@ -86,6 +89,7 @@ class Sequential:
             raise SymbackpropError(f"l2 must be a number; got {l2!r}") from None
         if not math.isfinite(l2) or l2 < 0:
             raise SymbackpropError(f"l2 must be finite and >= 0; got {l2}")
+        check_network_size(int(inputs), layers)
         self.inputs, self.layers, self.loss, self.l2 = int(inputs), layers, loss, l2
 
     @property
@@ -186,9 +190,9 @@ class Sequential:
                 parts.append(f"Maxout({layer.units},{layer.pieces})")
             else:
                 act = layer.activation
-                parts.append(
-                    f"Dense({layer.units},{sp.srepr(act) if isinstance(act, sp.Lambda) else act})"
-                )
+                # A Lambda by its structural digest: srepr recurses on a deep body.
+                text = structural_digest([act]).hex() if isinstance(act, sp.Lambda) else act
+                parts.append(f"Dense({layer.units},{text})")
         return ";".join(parts)
 
     def __repr__(self) -> str:
@@ -202,7 +206,7 @@ def _describe(layer) -> str:
     if isinstance(layer, Maxout):
         return f"Maxout({layer.units}, pieces={layer.pieces})"
     act = layer.activation
-    return f"Dense({layer.units}, {act if isinstance(act, sp.Lambda) else repr(act)})"
+    return f"Dense({layer.units}, {shown(act) if isinstance(act, sp.Lambda) else repr(act)})"
 
 
 def _apply_activation(activation, Z, layer: int):
@@ -240,6 +244,8 @@ def _activation_slope(activation) -> tuple[str, str]:
         d = sp.diff(PRELU.expr, z)
     else:
         lam = activation if isinstance(activation, sp.Lambda) else ACTIVATIONS[activation]
+        if not printable(lam.expr):
+            return "the custom activation's derivative", "g'(z)"
         z = lam.variables[0]
         d = sp.diff(lam.expr, z)
     return str(d), sp.latex(d)

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -20,7 +21,7 @@ from . import __version__, debug
 from .cost import CostReport, count_ops
 from .derivatives.program import scalar_program, vector_program
 from .errors import SymbackpropError
-from .frontend.scalar import to_ir, variable_nodes
+from .frontend.scalar import finite_float, to_ir, variable_nodes
 from .frontend.symbols import symbol_list
 from .ir.evaluate import evaluate
 from .ir.graph import Graph
@@ -247,16 +248,49 @@ def _check_matrix(exprs, size) -> None:
 
 
 def check_cache_dir(cache_dir):
-    """``cache_dir`` if it is None, a str or a path; else SymbackpropError. An empty string
-    is refused too: it would be the working directory, not a cache folder."""
-    if isinstance(cache_dir, str) and not cache_dir.strip():
+    """``cache_dir`` as a str (None stays None), or SymbackpropError naming it if it cannot be
+    a folder path: not a str or os.PathLike, empty (that would be the working directory, not
+    a cache folder), holding a NUL byte or text the file system cannot encode, or ~user of no
+    such user. A folder that cannot be created or written is not refused: the cache falls back
+    to a private temporary folder, with a warning.
+
+    >>> check_cache_dir("a\\0b")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: cache_dir 'a\\x00b' holds a NUL byte (at position 1), \
+which no file name can
+    """
+    if cache_dir is None:
+        return None
+    if not isinstance(cache_dir, (str, os.PathLike)):
+        raise SymbackpropError(
+            f"cache_dir must be a folder path (str or pathlib.Path) or None; got "
+            f"{type(cache_dir).__name__}: {cache_dir!r}"
+        )
+    try:
+        text = os.fspath(cache_dir)
+    except Exception as exc:  # a user's PathLike whose __fspath__ fails
+        raise SymbackpropError(f"cache_dir {cache_dir!r} is not a path: {exc}") from None
+    if not isinstance(text, str):
+        raise SymbackpropError(f"cache_dir must be a str path; {cache_dir!r} gives {text!r}")
+    if not text.strip():
         raise SymbackpropError("cache_dir is an empty string; give a folder, or None")
-    if cache_dir is None or isinstance(cache_dir, (str, os.PathLike)):
-        return cache_dir
-    raise SymbackpropError(
-        f"cache_dir must be a folder path (str or pathlib.Path) or None; got "
-        f"{type(cache_dir).__name__}: {cache_dir!r}"
-    )
+    if "\0" in text:
+        raise SymbackpropError(
+            f"cache_dir {text!r} holds a NUL byte (at position {text.index(chr(0))}), which no "
+            "file name can"
+        )
+    try:
+        os.fsencode(text)
+        Path(text).expanduser()
+    except UnicodeEncodeError as exc:
+        raise SymbackpropError(
+            f"cache_dir {text!r} cannot be encoded for the file system ({exc.reason} at "
+            f"position {exc.start})"
+        ) from None
+    except RuntimeError as exc:  # ~name of no such user
+        raise SymbackpropError(f"cache_dir {text!r}: ~ cannot be expanded ({exc})") from None
+    return text
 
 
 def _constants(constants, variables, free) -> dict[sp.Symbol, float]:
@@ -276,10 +310,7 @@ def _constants(constants, variables, free) -> dict[sp.Symbol, float]:
             raise SymbackpropError(f"constant key {k!r} is not a symbol or a name")
         if sym in variables:
             raise SymbackpropError(f"{sym} is both a variable and a constant")
-        try:
-            out[sym] = float(v)
-        except (TypeError, ValueError):
-            raise SymbackpropError(f"constant {sym} = {v!r} is not a real number") from None
+        out[sym] = finite_float(v, f"constant {sym} =")
     return out
 
 

@@ -355,3 +355,71 @@ def test_an_empty_cache_dir_is_refused(tmp_path, monkeypatch):
     with pytest.raises(sb.SymbackpropError, match="cache_dir is an empty string"):
         sb.Sequential(inputs=1, layers=[sb.Dense(1)]).compile(cache_dir="  ")
     assert not list(tmp_path.iterdir())
+
+
+# ---- limits that hold (issue 12): constants, numbers, infinities, cache folders -------------
+
+
+@pytest.mark.parametrize(
+    "value, needle",
+    [
+        (10**400, "is not a finite float64 number"),
+        (10**5000, "is not a finite float64 number"),  # past Python's int-to-text limit too
+        (sp.Integer(10) ** 400, "is not a finite float64 number"),
+        (math.inf, "is not a finite float64 number"),
+        (sp.oo, "is not a finite float64 number"),
+        (math.nan, "is NaN"),
+        (sp.zoo, "is not a real number"),
+        (1 + 2j, "is not a real number"),
+        (np.complex128(1.0), "is not a real number"),
+    ],
+    ids=["1e400", "1e5000", "Integer-1e400", "inf", "oo", "nan", "zoo", "complex", "complex128"],
+)
+def test_constants_must_be_finite_real_float64_numbers(value, needle, tmp_path):
+    with _raises(rf"^constant a = .*{needle}"):
+        sb.compile(a * x, [x], constants={a: value}, cache_dir=tmp_path)
+    assert not _files(tmp_path)
+
+
+def test_a_number_beyond_float64_in_the_expression_is_named():
+    with _raises(r"the number 10000000000000000000\.\.\. \(401 characters\) is not a finite"):
+        sb.compile(sp.Integer(10) ** 400 * x, [x])
+
+
+@pytest.mark.parametrize(
+    "f, shown",
+    [(sp.oo * x, "oo"), (x - sp.oo, "-oo"), (sp.zoo * x, "zoo (complex infinity")],
+)
+def test_infinities_in_the_expression_are_called_infinite(f, shown):
+    with _raises() as info:
+        sb.compile(f, [x])
+    message = str(info.value)
+    assert f"the infinite value {shown}" in message and "complex constant" not in message, message
+
+
+def test_nan_in_the_expression_still_gives_nan():
+    assert math.isnan(sb.compile(x + sp.nan, [x])([1.0]))
+
+
+class _BytesPath:
+    def __fspath__(self):
+        return b"/tmp/a"
+
+
+@pytest.mark.parametrize(
+    "folder, needle",
+    [
+        ("a\0b", r"cache_dir 'a\\x00b' holds a NUL byte \(at position 1\)"),
+        (Path("cache\0"), r"holds a NUL byte \(at position 5\)"),
+        ("cache\ud800", "cannot be encoded for the file system"),
+        ("~no_such_user_symbackprop/cache", "~ cannot be expanded"),
+        (_BytesPath(), "must be a str path"),
+    ],
+)
+def test_a_cache_dir_that_cannot_be_a_path_is_named(folder, needle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with _raises(needle):
+        sb.compile(x**2, [x], cache_dir=folder)
+    with _raises(needle):
+        sb.Sequential(inputs=1, layers=[sb.Dense(1)]).compile(cache_dir=folder)
+    assert not list(tmp_path.iterdir())

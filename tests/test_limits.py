@@ -15,6 +15,7 @@ import sympy as sp
 import symbackprop as sb
 from symbackprop import limits
 from symbackprop.limits import Deadline, check_dense_hessian, measure
+from symbackprop.spec import loads_spec
 
 
 def addition_chain(n: int):
@@ -214,3 +215,130 @@ def test_compiled_hessian_over_the_limit_is_refused(monkeypatch):
     fn.hessian(np.ones(4))  # 128 bytes: fine
     with pytest.raises(sb.SymbackpropError, match=r"100 dense Hessians over P=4"):
         fn.hessian(np.ones((100, 4)))
+
+
+# ---- limits that hold (issue 12): networks, map bodies --------------------------------------
+
+
+def _deep_max_body(n: int):
+    """max(...max(max(e0, e1), e2)..., e_n) plus the same chain without e_n: n levels deep
+    (a Maxout over n pieces), with the two chains sharing all but their last level."""
+    from symbackprop.ir.elementwise import operand
+    from symbackprop.ir.node import make
+
+    chain = operand(0)
+    for k in range(1, n):
+        chain = make("max", chain, operand(k))
+    return make("max", chain, operand(n)), chain
+
+
+def test_structural_cse_and_printing_of_a_deep_max_chain_do_not_recurse():
+    from symbackprop.ir.graph import Graph, Output, with_outputs
+    from symbackprop.ir.node import make
+    from symbackprop.passes import BODY_PIPELINE, optimize
+    from symbackprop.passes.cse import cse_structural
+
+    longer, shorter = _deep_max_body(3000)
+    results = []
+    for body in (make("add", longer, shorter), make("add", shorter, longer)):
+        graph = with_outputs(Graph((), {}), {"body": Output((body,), ((),), ())})
+        results.append(cse_structural(graph).outputs["body"].nodes[0])
+        assert optimize(graph, BODY_PIPELINE).outputs["body"].nodes
+    assert results[0] is results[1]  # one canonical operand order, whichever came first
+    text = repr(results[0])
+    assert text.startswith("add(max(max(") and text.count("max(") == 2 * 3000 - 1
+
+
+def test_a_custom_activation_with_a_deep_body_goes_through_every_pass():
+    """The network front end, derivative program and passes (not Numba) on a 1500-deep map body."""
+    from symbackprop.derivatives.program import network_program
+    from symbackprop.frontend.network import build_graph
+    from symbackprop.passes import optimize
+
+    z = sp.Symbol("z")
+    body = z
+    for _ in range(1500):
+        body = sp.sin(body, evaluate=False)
+    measure([body])  # SymPy's hash and assumptions, cached bottom-up: building on it is safe
+    layers = [sb.Dense(1, sp.Lambda(z, sp.Add(z, body, evaluate=False)))]
+    ng = build_graph(2, layers, "mse", 0.0)
+    _, graph = network_program(
+        ng.params, ng.output, ng.loss, ng.hints, ng.pre_activation, optimize, False
+    )
+    assert {"loss", "dW1", "db1"} <= set(graph.outputs)
+
+
+def test_maxout_pieces_are_limited_before_any_work():
+    start = time.perf_counter()
+    with pytest.raises(
+        sb.SymbackpropError, match=r"Maxout\(1, 100000\) has 100000 pieces.*MAX_PIECES"
+    ):
+        sb.Maxout(1, 10**5)
+    with pytest.raises(
+        sb.SymbackpropError, match=r"layer 1: Maxout\(1, 500\).*SYMBACKPROP_MAX_PIECES"
+    ):
+        loads_spec('inputs = 2\n[[layers]]\ntype = "maxout"\nunits = 1\npieces = 500\n')
+    assert time.perf_counter() - start < 1
+    assert sb.Maxout(1, limits.MAX_PIECES).pieces == limits.MAX_PIECES
+
+
+def test_maxout_piece_limit_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SYMBACKPROP_MAX_PIECES", "40")
+    assert sb.Maxout(1, 40).pieces == 40
+    monkeypatch.setenv("SYMBACKPROP_MAX_PIECES", "3")
+    with pytest.raises(sb.SymbackpropError, match=r"4 pieces, more than the limit 3"):
+        sb.Maxout(1, 4)
+
+
+def test_parameters_that_would_not_fit_are_refused_naming_the_layer():
+    start = time.perf_counter()
+    with pytest.raises(sb.SymbackpropError) as info:
+        sb.Sequential(inputs=2, layers=[sb.Dense(3), sb.Dense(10**12)])
+    message = str(info.value)
+    for part in (
+        "W2 of layer 2",
+        "shape (1000000000000, 3)",
+        "24000000000000 bytes",
+        "MAX_PARAM_BYTES",
+    ):
+        assert part in message, message
+    assert time.perf_counter() - start < 1  # refused, not allocated
+
+
+def test_parameter_bytes_limit_from_the_environment(monkeypatch):
+    net = {"inputs": 4, "layers": [sb.Maxout(3, 2), sb.Dense(1)]}  # W1 (2, 3, 4): 24 numbers
+    assert sum(np.prod(s) for s in sb.Sequential(**net).param_shapes().values()) == 34
+    monkeypatch.setenv("SYMBACKPROP_MAX_PARAM_BYTES", str(34 * 8))
+    sb.Sequential(**net)
+    monkeypatch.setenv("SYMBACKPROP_MAX_PARAM_BYTES", str(34 * 8 - 1))
+    with pytest.raises(
+        sb.SymbackpropError, match=r"largest: W1 of layer 1.*shape \(2, 3, 4\), 192 bytes"
+    ):
+        sb.Sequential(**net)
+
+
+def test_layers_are_limited(monkeypatch):
+    with pytest.raises(sb.SymbackpropError, match=r"has 101 layers, more than the limit 100"):
+        sb.Sequential(inputs=2, layers=[sb.Dense(2)] * 101)
+    monkeypatch.setenv("SYMBACKPROP_MAX_LAYERS", "2")
+    with pytest.raises(sb.SymbackpropError, match=r"3 layers.*SYMBACKPROP_MAX_LAYERS"):
+        sb.Sequential(inputs=2, layers=[sb.Dense(2)] * 3)
+
+
+@pytest.mark.parametrize(
+    "layer, culprit",
+    [
+        ("units = 1000000000000", "W1 of layer 1"),
+        ('type = "maxout"\nunits = 2\npieces = 100000', "100000 pieces"),
+    ],
+)
+def test_compile_net_refuses_a_spec_over_the_limits(tmp_path, layer, culprit):
+    from click.testing import CliRunner
+
+    from symbackprop.cli import main
+
+    spec = tmp_path / "net.toml"
+    spec.write_text(f"inputs = 2\n[[layers]]\n{layer}\n")
+    result = CliRunner().invoke(main, ["compile-net", str(spec), "-o", str(tmp_path / "m.py")])
+    assert result.exit_code == 2 and culprit in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.toml"]

@@ -7,6 +7,7 @@ works like a built-in one. Shapes and names are checked here, when the network i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ import sympy as sp
 from ..errors import SymbackpropError
 from ..ir.elementwise import elementwise, operand
 from ..ir.node import Node, const, input_, make
+from ..limits import check_bytes, check_count, check_size, measure
 from .functions import ACTIVATIONS
 from .scalar import to_ir
 
@@ -40,10 +42,36 @@ MEAN_OVER_OUTPUTS = {"mse", "binary_cross_entropy", "absolute"}
 RELU_LIKE = {"relu", "leaky_relu", "prelu", "elu"}
 
 
+def printable(expr: sp.Basic) -> bool:
+    """True if ``expr`` is small enough for SymPy's printer and ``diff`` (both recursive, and
+    the printer sorts terms): at most 400 nodes as a tree."""
+    return measure([expr]).tree_size <= 400
+
+
+def shown(lam: sp.Lambda) -> str:
+    """``lam`` as text, or a summary where SymPy's (recursive, sorting) printer would be slow
+    or too deep.
+
+    >>> import sympy as sp
+    >>> z = sp.Symbol("z")
+    >>> deep = z
+    >>> for _ in range(5000):
+    ...     deep = sp.sin(deep, evaluate=False)
+    >>> shown(sp.Lambda(z, sp.tanh(z))), shown(sp.Lambda(z, deep))
+    ('Lambda(z, tanh(z))', 'Lambda(z, <an expression of 5001 nodes, 5001 deep>)')
+    """
+    if printable(lam.expr):
+        return str(lam)
+    size = measure([lam.expr])
+    variables = ", ".join(map(str, lam.variables))
+    return f"Lambda({variables}, <an expression of {size.nodes} nodes, {size.depth} deep>)"
+
+
 def _lambda_body(lam: sp.Lambda, what: str) -> Node:
-    """The scalar IR body of ``lam``, its k-th variable read from map operand k."""
+    """The scalar IR body of ``lam``, its k-th variable read from map operand k; its size and
+    depth within MAX_NODES and MAX_DEPTH."""
     leaves = {v: operand(k, str(v)) for k, v in enumerate(lam.variables)}
-    free = lam.expr.free_symbols - set(lam.variables)
+    free = check_size([lam.expr], what).free_symbols - set(lam.variables)
     if free:
         raise SymbackpropError(
             f"{what} uses symbols {sorted(map(str, free))} that are not its variables"
@@ -56,9 +84,10 @@ def _check_activation(activation) -> str | sp.Lambda:
         if len(activation.variables) != 1:
             raise SymbackpropError(
                 f"a custom activation must be a Lambda of one variable; "
-                f"{activation} has {len(activation.variables)}"
+                f"{shown(activation)} has {len(activation.variables)}"
             )
-        _lambda_body(activation, f"activation {activation}")  # fails now if it cannot compile
+        # Converted now, so an activation that cannot compile fails here.
+        _lambda_body(activation, f"activation {shown(activation)}")
         return activation
     if not isinstance(activation, str) or activation not in ACTIVATION_NAMES:
         raise SymbackpropError(
@@ -101,10 +130,16 @@ class Dense:
 class Maxout:
     """A maxout layer: A = max over pieces p of (A_prev @ W[p].T + b[p]).
 
-    W has shape (pieces, units, inputs), b shape (pieces, units).
+    W has shape (pieces, units, inputs), b shape (pieces, units). At most MAX_PIECES pieces
+    (symbackprop.limits): the generated code grows with their square.
 
     >>> Maxout(4, pieces=3).pieces
     3
+    >>> Maxout(4, pieces=100_000)
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: Maxout(4, 100000) has 100000 pieces, more than the \
+limit 10 (MAX_PIECES; ...; raise it with SYMBACKPROP_MAX_PIECES)
     """
 
     units: int
@@ -115,6 +150,13 @@ class Maxout:
         object.__setattr__(self, "pieces", _positive_int(self.pieces, "Maxout pieces"))
         if self.pieces < 2:
             raise SymbackpropError("Maxout needs at least 2 pieces")
+        check_count(
+            "MAX_PIECES",
+            self.pieces,
+            f"Maxout({self.units}, {self.pieces}) has {self.pieces} pieces",
+            "each piece's gradient re-evaluates the max over all pieces, so the generated code "
+            "grows with their square",
+        )
 
 
 @dataclass
@@ -147,6 +189,41 @@ def param_shapes(inputs: int, layers) -> dict[str, tuple[int, ...]]:
                 shapes[f"alpha{l}"] = (1,)
         fan_in = layer.units
     return shapes
+
+
+def check_network_size(inputs: int, layers) -> None:
+    """Refuse a network over the limits before anything is allocated or generated: more than
+    MAX_LAYERS layers, or float64 parameters over MAX_PARAM_BYTES (naming the largest array).
+
+    >>> check_network_size(2, [Dense(10**12)])
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: the network's parameters (largest: W1 of layer 1, \
+Dense(1000000000000), shape (1000000000000, 2), 16000000000000 bytes) need 24000000000000 \
+bytes (22351.7 GiB), more than the limit ...
+    """
+    check_count(
+        "MAX_LAYERS",
+        len(layers),
+        f"the network has {len(layers)} layers",
+        "the generated code grows with each layer, Numba's compile time faster",
+    )
+    shapes = param_shapes(inputs, layers)
+    size = {name: 8 * math.prod(shape) for name, shape in shapes.items()}
+    largest = max(size, key=size.get)
+    k = int("".join(filter(str.isdigit, largest)))  # W3, b3, alpha3: layer 3
+    layer = layers[k - 1]
+    if isinstance(layer, Maxout):
+        kind = f"Maxout({layer.units}, {layer.pieces})"
+    else:
+        kind = f"Dense({layer.units})"
+    check_bytes(
+        "MAX_PARAM_BYTES",
+        sum(size.values()),
+        f"the network's parameters (largest: {largest} of layer {k}, {kind}, "
+        f"shape {shapes[largest]}, {size[largest]} bytes) need",
+        "use fewer units or inputs",
+    )
 
 
 def build_graph(inputs: int, layers, loss: str, l2: float) -> NetworkGraph:
@@ -213,7 +290,7 @@ def _lambda_call(lam: sp.Lambda, *leaves: Node) -> Node:
     """The Lambda's body with its variables bound to the given scalar leaves."""
     from ..ir.graph import substitute
 
-    body = _lambda_body(lam, f"Lambda {lam}")
+    body = _lambda_body(lam, shown(lam))
     return substitute(
         body, {operand(k, str(v)): leaf for k, (v, leaf) in enumerate(zip(lam.variables, leaves))}
     )

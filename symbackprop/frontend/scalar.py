@@ -8,8 +8,10 @@ limit; anything the IR cannot express raises SymbackpropError naming it before a
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import sympy as sp
 
 from ..errors import SymbackpropError
@@ -95,14 +97,26 @@ def _convert(root: sp.Basic, symbols, memo) -> Node:
     return memo[root]
 
 
+# SymPy's infinities are symbolic limits, not numbers an expression can be evaluated at.
+_INFINITIES = {
+    sp.oo: "the infinite value oo",
+    -sp.oo: "the infinite value -oo",
+    sp.zoo: "the infinite value zoo (complex infinity, e.g. from a division by zero)",
+}
+
+
 def _check_supported(expr: sp.Basic) -> None:
     if expr.is_Atom:
+        if expr in _INFINITIES:
+            raise SymbackpropError(
+                f"cannot compile {_INFINITIES[expr]}: the expression must be finite "
+                "(SymPy's infinities are limits, not float64 values)"
+            )
         if (
             expr.is_Symbol
             or expr.is_Number
             or expr.is_NumberSymbol
             or isinstance(expr, sp.logic.boolalg.BooleanAtom)
-            or expr in (sp.oo, -sp.oo, sp.nan, sp.zoo)
         ):
             return
         raise SymbackpropError(
@@ -153,7 +167,7 @@ def _node_for(expr: sp.Basic, args: list[Node], symbols) -> Node:
         return symbols[expr]
     if isinstance(expr, sp.logic.boolalg.BooleanAtom):
         return const(1.0 if expr else 0.0)
-    if expr.is_Number or expr.is_NumberSymbol or expr in (sp.oo, -sp.oo, sp.nan, sp.zoo):
+    if expr.is_Number or expr.is_NumberSymbol:
         return _number(expr)
     if expr.is_Add:
         return _fold("add", args)
@@ -191,11 +205,46 @@ def _node_for(expr: sp.Basic, args: list[Node], symbols) -> Node:
 
 
 def _number(expr: sp.Basic) -> Node:
-    if expr is sp.zoo or (expr.is_number and not expr.is_real and expr is not sp.nan):
-        raise SymbackpropError(f"complex constant {expr} is not supported (arrays are float64)")
-    if expr is sp.nan:
+    if expr is sp.nan:  # NaN in, NaN out
         return const(math.nan)
-    return const(float(expr))
+    return const(finite_float(expr, "the number"))
+
+
+def finite_float(value, what: str) -> float:
+    """``value`` as a float64, or SymbackpropError "``what`` ``value`` is not ..." if it is not
+    a real number or not finite in float64 (SymPy and Python numbers beyond about 1.8e308 would
+    silently become inf).
+
+    >>> import sympy as sp
+    >>> finite_float(sp.Rational(1, 4), "constant a =")
+    0.25
+    >>> finite_float(10**400, "constant a =")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SymbackpropError: constant a = 10000000000000000000... (401 characters) \
+is not a finite float64 number (whose size is at most 1.8e+308)
+    """
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit conversion limit
+        text = f"<{type(value).__name__} too long to print>"
+    shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+    if isinstance(value, complex) or (isinstance(value, np.generic) and np.iscomplexobj(value)):
+        raise SymbackpropError(f"{what} {shown} is not a real number")
+    try:
+        number = float(value)
+    except OverflowError:  # a Python int or Fraction too large for float64
+        number = math.inf
+    except (TypeError, ValueError):
+        raise SymbackpropError(f"{what} {shown} is not a real number") from None
+    if math.isnan(number):
+        raise SymbackpropError(f"{what} {shown} is NaN, not a number")
+    if math.isinf(number):
+        raise SymbackpropError(
+            f"{what} {shown} is not a finite float64 number (whose size is at most "
+            f"{sys.float_info.max:.2g})"
+        )
+    return number
 
 
 def _mul(args: list[Node]) -> Node:

@@ -37,11 +37,26 @@ class Node:
     digest: bytes
 
     def __repr__(self) -> str:
-        if self.op == "const":
-            return repr(self.attr)
-        if self.op == "input":
-            return self.attr[2]
-        return f"{self.op}({', '.join(map(repr, self.args))})"
+        # Printed from an explicit stack of nodes and text, so a deep chain (a Maxout's max over
+        # its pieces, a long composition) prints without recursion.
+        parts: list[str] = []
+        stack: list[Node | str] = [self]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                parts.append(item)
+            elif item.op == "const":
+                parts.append(repr(item.attr))
+            elif item.op == "input":
+                parts.append(item.attr[2])
+            else:
+                parts.append(f"{item.op}(")
+                stack.append(")")
+                for k in range(len(item.args) - 1, -1, -1):
+                    stack.append(item.args[k])
+                    if k:
+                        stack.append(", ")
+        return "".join(parts)
 
     # Operators build nodes, so derivative rules read like the calculus they encode; on arrays
     # they build element-wise maps.
