@@ -196,20 +196,20 @@ def _module_source(request: DataRequest, kernels_text, packages, cost) -> str:
         f"SUM_{suffix.upper()} = ({''.join(f'_sum{k}_{suffix}, ' for k in range(K))})"
         for suffix in (() if rows_mode else suffixes if not m.vector else suffixes[:2])
     ]
-    data_args = ", ".join(m.order)
-    data_tuple = f"({data_args},)" if m.order else "()"
+    data_params = "".join(f"{n}, " for n in m.order)
+    data_tuple = f"({data_params})" if m.order else "()"
     if rows_mode:
-        api = render("data_rows_api.py.tmpl", data_args=data_args, data_tuple=data_tuple,
+        api = render("data_rows_api.py.tmpl", data_params=data_params, data_tuple=data_tuple,
                      check=render("data_jacobian_check.py.tmpl"))
         summary = "Defines value(theta, data...) -> (N,) residuals and jacobian(...) -> (N, P)."
         kind = "Per-row residuals"
     elif m.vector:
-        api = render("data_vector_api.py.tmpl", data_args=data_args, data_tuple=data_tuple,
+        api = render("data_vector_api.py.tmpl", data_params=data_params, data_tuple=data_tuple,
                      check=render("data_jacobian_check.py.tmpl"))
         summary = "Defines value(theta, data...) -> (M,) and jacobian(theta, data...) -> (M, P)."
         kind = "Vector model"
     else:
-        api = render("data_api.py.tmpl", data_args=data_args, data_tuple=data_tuple)
+        api = render("data_api.py.tmpl", data_params=data_params, data_tuple=data_tuple)
         summary = ("Defines value, grad, value_and_grad, hessian (theta, data...) and "
                    "hvp(theta, v, data...).")
         kind = "Model"

@@ -25,7 +25,7 @@ from ..errors import SymbackpropError
 # Names the generated code itself uses for its arrays and helpers.
 RESERVED_NAMES = frozenset(
     {"xs", "ds", "ss", "vs", "lo", "hi", "np", "nb", "math", "theta", "data", "grad", "hessian",
-     "hvp", "value", "jacobian", "out", "acc", "range", "float", "int", "row"}
+     "hvp", "value", "jacobian", "out", "acc", "range", "float", "int", "row", "threads", "os"}
 )
 
 

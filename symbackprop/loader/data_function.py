@@ -14,7 +14,7 @@ from ..cost import CostReport
 from ..errors import SymbackpropError
 from ..limits import check_dense_hessian
 from . import files
-from .compiled import checked_call, cost_report, saved_text
+from .compiled import cost_report, saved_text
 
 
 class DataFunction:
@@ -47,6 +47,7 @@ class DataFunction:
         return self.n_outputs is not None or self.rows is not None
 
     def _data(self, method: str, args: tuple, kwargs: dict) -> tuple:
+        """The data in the module's order, from positional and keyword arguments."""
         names = self.data_names
         if len(args) > len(names):
             raise SymbackpropError(
@@ -75,38 +76,49 @@ class DataFunction:
                 f"{method} is for a scalar model; this one has a Jacobian (fn.jacobian)"
             )
 
-    def __call__(self, theta, *data, **named):
-        """The value: a float, or (M,) for a vector model, or (N,) residuals with rows=."""
-        return checked_call(self._m.value, theta, *self._data("fn", data, named))
+    def __call__(self, theta, *data, threads=None, **named):
+        """The value: a float, or (M,) for a vector model, or (N,) residuals with rows=.
+        ``threads`` bounds the threads a large loop runs on (default: $SYMBACKPROP_THREADS, else
+        Numba's thread count); every method takes it."""
+        return self._run("fn", self._m.value, (theta,), data, named, threads)
 
-    def grad(self, theta, *data, **named):
+    def _run(self, method, function, head, data, named, threads):
+        args = head + self._data(method, data, named)
+        try:
+            return function(*args, threads=threads)
+        except ValueError as exc:
+            raise SymbackpropError(str(exc)) from None
+        except TypeError as exc:
+            raise SymbackpropError(f"inputs must be arrays of numbers: {exc}") from None
+
+    def grad(self, theta, *data, threads=None, **named):
         """The gradient with respect to the parameters, shape (P,)."""
         self._scalar_only("grad")
-        return checked_call(self._m.grad, theta, *self._data("grad", data, named))
+        return self._run("grad", self._m.grad, (theta,), data, named, threads)
 
-    def value_and_grad(self, theta, *data, **named):
+    def value_and_grad(self, theta, *data, threads=None, **named):
         """(value, gradient) from one loop per sum."""
         self._scalar_only("value_and_grad")
-        return checked_call(self._m.value_and_grad, theta, *self._data("value_and_grad", data, named))
+        return self._run("value_and_grad", self._m.value_and_grad, (theta,), data, named, threads)
 
-    def hessian(self, theta, *data, **named):
+    def hessian(self, theta, *data, threads=None, **named):
         """The (P, P) Hessian with respect to the parameters."""
         self._scalar_only("hessian")
         check_dense_hessian(self.n_params, "hessian")
-        return checked_call(self._m.hessian, theta, *self._data("hessian", data, named))
+        return self._run("hessian", self._m.hessian, (theta,), data, named, threads)
 
-    def hvp(self, theta, v, *data, **named):
+    def hvp(self, theta, v, *data, threads=None, **named):
         """The Hessian-vector product H v, shape (P,), without forming H."""
         self._scalar_only("hvp")
-        return checked_call(self._m.hvp, theta, v, *self._data("hvp", data, named))
+        return self._run("hvp", self._m.hvp, (theta, v), data, named, threads)
 
-    def jacobian(self, theta, *data, **named):
+    def jacobian(self, theta, *data, threads=None, **named):
         """(M, P) for a vector model, (N, P) for per-row residuals."""
         if not self.is_vector:
             raise SymbackpropError(
                 "jacobian is for vector models and per-row residuals (rows=); use grad"
             )
-        return checked_call(self._m.jacobian, theta, *self._data("jacobian", data, named))
+        return self._run("jacobian", self._m.jacobian, (theta,), data, named, threads)
 
     @property
     def path(self) -> Path:
