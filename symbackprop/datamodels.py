@@ -33,7 +33,7 @@ from .pipeline import (
     cached_module,
     structural_digest,
 )
-from .printer.data_checks import prepare_source
+from .printer.data_checks import bound_code, prepare_source
 from .printer.module import render, requirement_fields
 from .printer.numba import ROW, Kernel, Loop, NumbaPrinter
 
@@ -93,8 +93,7 @@ def _generate(request: DataRequest, timer: Stages) -> tuple[str, str]:
     for k, r in enumerate(m.reductions):
         row_leaves = {s: input_(ROW, j, a.name) for j, (s, a) in enumerate(r.accesses)}
         (body,) = to_ir([r.body], {**leaves, **row_leaves}, constants)
-        loop = Loop(tuple(a.code("{row}") for _, a in r.accesses), accumulate=not rows_mode,
-                    row=_loop_variable(r.index, m))
+        loop = _loop(r, m, accumulate=not rows_mode)
         head = ("xs", "ds") + arrays + ("lo", "hi")
         raw, graph = scalar_program(body, params, optimize_timed, second_order=not rows_mode)
         name = "_rows" if rows_mode else f"_sum{k}"
@@ -157,23 +156,48 @@ def _generate(request: DataRequest, timer: Stages) -> tuple[str, str]:
     return source, "".join(digests)
 
 
-def _loop_variable(index: sp.Symbol, model: DataModel) -> str:
-    """The loop variable's name: the sum's index when that is a plain, unused identifier."""
-    name = str(index)
+def _loop(r, model: DataModel, accumulate: bool) -> Loop:
+    """The printer's loop nest for reduction ``r``: each level's variable (the sum's index
+    when that is a plain, unused identifier) and bounds; inner bounds read the lengths they
+    use from ``ds`` once, as integers."""
     taken = {str(s) for s in model.params + model.call_scalars} | set(model.order)
-    ok = name.isidentifier() and not name.startswith("_") and len(name) <= 8
-    return name if ok and name not in taken and name not in {"lo", "hi", "acc"} else "row"
+    taken |= {"lo", "hi", "acc"}
+    variables, rename = [], {}
+    for level, (index, _, _) in enumerate(r.loops):
+        name = str(index)
+        ok = name.isidentifier() and not name.startswith("_") and len(name) <= 8
+        if not ok or name in taken or name in variables:
+            name = f"row{level}"
+        variables.append(name)
+        rename[index] = sp.Symbol(name, integer=True)
+    scalars = {s: k for k, s in enumerate(model.call_scalars)}
+    prelude, levels = [], [(variables[0], "lo", "hi")]
+    for level, (index, lo, hi) in enumerate(r.loops[1:], start=1):
+        for length in sorted((lo.free_symbols | hi.free_symbols) & scalars.keys(), key=str):
+            line = f"len_{length} = int(ds[{scalars[length]}])"
+            if line not in prelude:
+                prelude.append(line)
+            rename[length] = sp.Symbol(f"len_{length}", integer=True)
+        levels.append((variables[level], bound_code(lo.xreplace(rename)),
+                       bound_code((hi + 1).xreplace(rename))))
+    return Loop(
+        tuple(a.code(variables) for _, a in r.accesses),
+        tuple(a.level for _, a in r.accesses),
+        tuple(levels),
+        accumulate=accumulate,
+        prelude=tuple(prelude),
+    )
 
 
 def _module_source(request: DataRequest, kernels_text, packages, cost) -> str:
     m = request.model
     P, K = len(m.params), len(m.sums)
     arrays = {a.name: a for a in m.arrays}
-    columns = {}
+    columns = {}  # fixed columns read: sample data needs at least this many
     for r in m.reductions:
         for _, a in r.accesses:
-            if a.column is not None:
-                columns[a.base] = max(columns.get(a.base, 0), a.column + 1)
+            if a.base is not None and len(a.at) == 2 and a.at[1][0] is None:
+                columns[a.base] = max(columns.get(a.base, 0), a.at[1][1] + 1)
     for _, base, at in m.fixed_reads:
         if len(at) == 2:
             columns[base] = max(columns.get(base, 0), at[1] + 1)

@@ -31,40 +31,60 @@ RESERVED_NAMES = frozenset(
 
 @dataclass(frozen=True)
 class Access:
-    """One value read per row: ``base[offset + row, column]`` (column None for 1-D data), or
-    the row number itself (``base`` None) when the body uses the index as a number."""
+    """One value read per iteration: ``base[...]`` with, per axis, ``(level, offset)``: the loop
+    variable of that nesting level (0 outermost) plus an offset, or (None, k) for a fixed
+    position k. ``base`` None is the loop variable of ``at[0]`` used as a number.
+
+    >>> Access("X", ((0, 1), (None, 2))).code(("i",)), Access("x", ((1, 0),)).code(("i", "j"))
+    ('X[i + 1, 2]', 'x[j]')
+    """
 
     base: str | None
-    offset: int = 0
-    column: int | None = None
+    at: tuple[tuple[int | None, int], ...]
+
+    @property
+    def level(self) -> int:
+        """The innermost loop it depends on."""
+        return max(lv for lv, _ in self.at if lv is not None)
 
     @property
     def name(self) -> str:
-        """A readable local name: t_i, t_i_p1, t_i_m1, X_i_2, i_row."""
-        if self.base is None:
-            return "row_number"
-        shift = "" if not self.offset else f"_{'p' if self.offset > 0 else 'm'}{abs(self.offset)}"
-        column = "" if self.column is None else f"_{self.column}"
-        return f"{self.base}_i{shift}{column}"
+        """A readable local name: t_i, t_i_p1, X_i_2, x_j."""
+        letters = "ijklmn"
+        parts = []
+        for level, k in self.at:
+            if level is None:
+                parts.append(str(k))
+            else:
+                parts.append(letters[level] + ("" if not k else f"_{'p' if k > 0 else 'm'}{abs(k)}"))
+        return f"{self.base or 'row'}_{'_'.join(parts)}"
 
-    def code(self, row: str) -> str:
-        """How the generated loop reads it, with ``row`` the loop variable."""
-        if self.base is None:
-            return f"float({row})"
-        at = row if not self.offset else f"{row} + {self.offset}" if self.offset > 0 else f"{row} - {-self.offset}"
-        return f"{self.base}[{at}]" if self.column is None else f"{self.base}[{at}, {self.column}]"
+    def code(self, variables: Sequence[str]) -> str:
+        """How the generated loop reads it, with ``variables`` the loop variables by level."""
+        axes = []
+        for level, k in self.at:
+            if level is None:
+                axes.append(str(k))
+            else:
+                v = variables[level]
+                axes.append(v if not k else f"{v} + {k}" if k > 0 else f"{v} - {-k}")
+        return f"float({axes[0]})" if self.base is None else f"{self.base}[{', '.join(axes)}]"
 
 
 @dataclass(frozen=True)
 class Reduction:
-    """One ``Sum(body, (index, lo, hi))`` (or, for ``rows=``, the per-row body itself)."""
+    """One sum as nested loops over ``loops`` ((index, lo, hi inclusive), outermost first), of
+    ``body`` (data reads replaced by the symbols of ``accesses``); or, for ``rows=``, the
+    per-row body itself (one loop)."""
 
-    index: sp.Symbol
-    lo: sp.Expr
-    hi: sp.Expr  # inclusive, as SymPy writes it
-    body: sp.Expr  # data reads replaced by the symbols of ``accesses``
+    loops: tuple[tuple[sp.Symbol, sp.Expr, sp.Expr], ...]
+    body: sp.Expr
     accesses: tuple[tuple[sp.Symbol, Access], ...]
     source: sp.Expr  # the Sum as the user wrote it (for messages and the module's header)
+
+    @property
+    def index(self) -> sp.Symbol:
+        return self.loops[0][0]
 
 
 @dataclass(frozen=True)
@@ -80,7 +100,7 @@ class Length:
 
     symbol: sp.Symbol
     ties: tuple[tuple[str, int], ...]  # (array, axis) pairs that must all have this length
-    index: sp.Symbol
+    index: sp.Symbol  # the index whose reads tie them
 
 
 @dataclass(frozen=True)
@@ -137,32 +157,30 @@ def data_model(exprs: Sequence[sp.Expr], params: Sequence[sp.Symbol], data, rows
             raise SymbackpropError(
                 f"a per-row residual (rows={rows}) cannot contain a Sum yet: {body}"
             )
-        reductions.append(_reduction(body, rows, sp.S.Zero, sp.S.NegativeOne, body, array_names,
+        length = sp.Symbol(f"N_{rows}", integer=True)
+        reductions.append(_reduction(body, ((rows, sp.S.Zero, length - 1),), body, array_names,
                                      ndims))
         outer: list[sp.Expr] = []
     else:
         outer = []
-        for k, e in enumerate(exprs):
+        for e in exprs:
             replaced = {}
             for s in sorted(e.atoms(sp.Sum), key=sp.default_sort_key):
-                if any(isinstance(a, sp.Sum) for a in s.function.atoms(sp.Sum)):
-                    raise SymbackpropError(f"nested sums are not supported yet: {s}")
-                if len(s.limits) != 1:
-                    raise SymbackpropError(
-                        f"{s} sums over several indices at once; write one Sum per index"
-                    )
-                index, lo, hi = s.limits[0]
-                symbol = sp.Symbol(f"S{len(sums)}")
-                reductions.append(_reduction(s.function, index, lo, hi, s, array_names, ndims))
-                sums.append(symbol)
-                replaced[s] = symbol
+                if any(s in other.atoms(sp.Sum) - {other} for other in e.atoms(sp.Sum)):
+                    continue  # an inner sum: part of the sum around it
+                total = sp.S.Zero
+                for loops, body in _nests(s, ()):
+                    symbol = sp.Symbol(f"S{len(sums)}")
+                    reductions.append(_reduction(body, loops, s, array_names, ndims))
+                    sums.append(symbol)
+                    total += symbol
+                replaced[s] = total
             outer.append(e.xreplace(replaced) if replaced else e)
-    lengths = _lengths(reductions, ndims, rows)
+    lengths = _lengths(reductions)
     fixed: list[tuple[sp.Symbol, str, tuple[int, ...]]] = []
     outer = [_fixed_reads(e, array_names, ndims, fixed) for e in outer]
     reductions = [
-        Reduction(r.index, r.lo, r.hi, _fixed_reads(r.body, array_names, ndims, fixed),
-                  r.accesses, r.source)
+        Reduction(r.loops, _fixed_reads(r.body, array_names, ndims, fixed), r.accesses, r.source)
         for r in reductions
     ]
     for a in arrays:
@@ -208,18 +226,57 @@ def _data_items(data, params):
     return arrays, tuple(scalars), tuple(order)
 
 
-def _reduction(body, index, lo, hi, source, array_names, ndims) -> Reduction:
-    if not isinstance(index, sp.Symbol):
-        raise SymbackpropError(f"the index of {source} must be a symbol; got {index}")
-    index = sp.Symbol(index.name, integer=True) if isinstance(index, sp.Idx) else index
-    for bound in (lo, hi):
-        if not (bound.is_integer or bound.is_Integer or all(s.is_integer for s in bound.free_symbols)):
+MAX_NESTING = 2
+
+
+def _nests(s: sp.Sum, loops) -> list[tuple[tuple, sp.Expr]]:
+    """``s`` as sums of single terms over nested loops: Sum_i (a + c Sum_j b) is
+    Sum_i a + Sum_i Sum_j c b (c does not depend on j). An inner sum inside a nonlinear
+    function of the row is refused."""
+    for index, lo, hi in reversed(s.limits):  # SymPy lists the innermost limit first
+        loops = loops + ((index, lo, hi),)
+    if len(loops) > MAX_NESTING:
+        raise SymbackpropError(
+            f"{s}: sums nested {len(loops)} deep; at most {MAX_NESTING} (rows, and pairs or "
+            "components within a row) are supported"
+        )
+    if not s.function.atoms(sp.Sum):
+        return [(loops, s.function)]
+    out = []
+    for term in sp.Add.make_args(sp.expand(s.function, deep=False, mul=True, multinomial=False,
+                                           power_exp=False, power_base=False, log=False)):
+        inner = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+        rest = [f for f in sp.Mul.make_args(term) if not isinstance(f, sp.Sum)]
+        if not inner and not term.atoms(sp.Sum):
+            out.append((loops, term))
+        elif len(inner) == 1 and not any(f.atoms(sp.Sum) for f in rest):
+            (inside,) = inner
+            factor = sp.Mul(*rest)
+            if any(index in factor.free_symbols for index, _, _ in inside.limits):
+                raise SymbackpropError(f"{term}: a factor outside {inside} uses its index")
+            out.extend(_nests(sp.Sum(factor * inside.function, *inside.limits), loops))
+        else:
             raise SymbackpropError(
-                f"the bounds of {source} must be integers or integer symbols (declare a length "
-                f"with sp.Symbol('N', integer=True)); got {bound}"
+                f"a sum inside a nonlinear function of a row, or a product of sums within one "
+                f"row, is not supported yet: {term} (in {s})"
             )
-        if index in bound.free_symbols:
-            raise SymbackpropError(f"the bounds of {source} use its own index {index}")
+    return out
+
+
+def _reduction(body, loops, source, array_names, ndims) -> Reduction:
+    indices = []
+    fixed_loops = []
+    for level, (index, lo, hi) in enumerate(loops):
+        if not isinstance(index, sp.Symbol):
+            raise SymbackpropError(f"the index of {source} must be a symbol; got {index}")
+        if isinstance(index, sp.Idx):
+            index = sp.Symbol(index.name, integer=True)
+        if index in indices:
+            raise SymbackpropError(f"{source} uses the index {index} twice")
+        for bound in (sp.sympify(lo), sp.sympify(hi)):
+            _check_bound(bound, index, indices, source)
+        indices.append(index)
+        fixed_loops.append((index, sp.sympify(lo), sp.sympify(hi)))
     accesses: dict[Access, sp.Symbol] = {}
     replaced = {}
     for read in sorted(body.atoms(sp.Indexed), key=sp.default_sort_key):
@@ -228,36 +285,56 @@ def _reduction(body, index, lo, hi, source, array_names, ndims) -> Reduction:
             raise SymbackpropError(
                 f"{read} reads {name}, which is not in data; add sp.IndexedBase({name!r}) to data"
             )
-        if index not in read.free_symbols:
+        if not set(indices) & read.free_symbols:
             continue  # a fixed read such as t[0]: read once, outside the loop
         ndim = len(read.indices)
         if ndim > 2:
             raise SymbackpropError(f"{read}: data arrays have one or two indices")
         if ndims.setdefault(name, ndim) != ndim:
             raise SymbackpropError(f"{name} is read with {ndims[name]} and with {ndim} indices")
-        offset = _offset(read.indices[0], index, read)
-        column = None
-        if ndim == 2:
-            column = _integer(read.indices[1], read, "its second index")
-        access = Access(name, offset, column)
-        symbol = accesses.setdefault(access, sp.Dummy(access.name))
-        replaced[read] = symbol
+        access = Access(name, tuple(_axis(k, indices, read) for k in read.indices))
+        replaced[read] = accesses.setdefault(access, sp.Dummy(access.name))
     body = body.xreplace(replaced) if replaced else body
-    if index in body.free_symbols:  # the row number used as a value
-        symbol = accesses.setdefault(Access(None), sp.Dummy("row_number"))
-        body = body.xreplace({index: symbol})
-    return Reduction(index, sp.sympify(lo), sp.sympify(hi), body,
-                     tuple((s, a) for a, s in accesses.items()), source)
+    for level, index in enumerate(indices):
+        if index in body.free_symbols:  # the loop variable used as a number
+            access = Access(None, ((level, 0),))
+            symbol = accesses.setdefault(access, sp.Dummy(f"{index}_number"))
+            body = body.xreplace({index: symbol})
+    return Reduction(tuple(fixed_loops), body, tuple((s, a) for a, s in accesses.items()),
+                     source)
 
 
-def _offset(expr, index, read) -> int:
-    shift = sp.expand(expr - index)
-    if index in shift.free_symbols or not shift.is_Integer:
+def _check_bound(bound, index, outer_indices, source) -> None:
+    if bound.is_integer is not True:
         raise SymbackpropError(
-            f"{read}: a data index must be the sum's index plus an integer ({index}, {index} + 1, "
-            f"{index} - 2); got {expr}"
+            f"the bounds of {source} must be integers or integer symbols (declare a length "
+            f"with sp.Symbol('N', integer=True)); got {bound}"
         )
-    return int(shift)
+    if index in bound.free_symbols:
+        raise SymbackpropError(f"the bounds of {source} use its own index {index}")
+    poly = sp.Poly(bound, *outer_indices) if outer_indices else None
+    if poly is not None and (poly.total_degree() > 1 or any(
+            c not in (0, 1) for c in (poly.coeff_monomial(i) for i in outer_indices))):
+        raise SymbackpropError(
+            f"the bounds of {source} may use an outer index once, as i + k; got {bound}"
+        )
+
+
+def _axis(expr, indices, read) -> tuple[int | None, int]:
+    """(level, offset) of one index of a data read: a loop index plus an integer, or a
+    fixed position (None, k)."""
+    expr = sp.expand(expr)
+    used = [k for k, index in enumerate(indices) if index in expr.free_symbols]
+    if not used:
+        return None, _integer(expr, read, "a fixed index")
+    shift = sp.expand(expr - indices[used[-1]])
+    if len(used) > 1 or not shift.is_Integer:
+        names = ", ".join(map(str, indices))
+        raise SymbackpropError(
+            f"{read}: a data index must be one sum index ({names}) plus an integer (i, i + 1, "
+            f"i - 2) or a number; got {expr}"
+        )
+    return used[-1], int(shift)
 
 
 def _integer(expr, read, what) -> int:
@@ -269,27 +346,28 @@ def _integer(expr, read, what) -> int:
     return value
 
 
-def _lengths(reductions, ndims, rows) -> list[Length]:
-    """Each length symbol in the bounds, tied to the arrays its sum's index reads."""
+def _lengths(reductions) -> list[Length]:
+    """Each length symbol in the bounds, tied to the arrays its sum's index reads, along the
+    axis where it reads them."""
     found: dict[sp.Symbol, Length] = {}
     for r in reductions:
-        ties = tuple(dict.fromkeys((a.base, 0) for _, a in r.accesses if a.base is not None))
-        symbols = (r.lo.free_symbols | r.hi.free_symbols) if rows is None else set()
-        if rows is not None:
-            if not ties:
-                raise SymbackpropError(f"rows={rows}: the expression reads no data at {rows}")
-            symbols = {sp.Symbol(f"N_{rows}", integer=True)}
-            reductions[0] = Reduction(r.index, sp.S.Zero, next(iter(symbols)) - 1, r.body,
-                                      r.accesses, r.source)
-        for s in sorted(symbols, key=str):
-            if not ties:
-                raise SymbackpropError(
-                    f"{s} in the bounds of {r.source} is not the length of any data array read "
-                    f"at {r.index}; give the bounds as numbers, or read the data at {r.index}"
-                )
-            if s in found and found[s].ties != ties:
-                ties = tuple(dict.fromkeys(found[s].ties + ties))
-            found[s] = Length(s, ties, r.index)
+        for level, (index, lo, hi) in enumerate(r.loops):
+            ties = tuple(dict.fromkeys(
+                (a.base, axis) for _, a in r.accesses if a.base is not None
+                for axis, (lv, _) in enumerate(a.at) if lv == level
+            ))
+            symbols = (lo.free_symbols | hi.free_symbols) - {i for i, _, _ in r.loops}
+            for s in sorted(symbols, key=str):
+                if not ties:
+                    raise SymbackpropError(
+                        f"{s} in the bounds of {r.source} is not the length of any data array "
+                        f"read at {index}; give the bounds as numbers, or read the data at {index}"
+                    )
+                if not s.name.isidentifier() or s.name in RESERVED_NAMES:
+                    raise SymbackpropError(f"length {s} cannot name a local of the generated code")
+                if s in found:
+                    ties = tuple(dict.fromkeys(found[s].ties + ties))
+                found[s] = Length(s, ties, index)
     return list(found.values())
 
 

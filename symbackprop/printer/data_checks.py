@@ -46,19 +46,35 @@ def prepare_source(model: DataModel) -> str:
                   f"({ties},))")
         bounds = []
         for k, r in enumerate(model.reductions):
-            lo, hi = f"lo{k}", f"hi{k}"
-            b.add(f"{lo}, {hi} = {bound_code(r.lo)}, {bound_code(r.hi + 1)}")
-            bounds.append(f"({lo}, {hi})")
+            (index, lo, hi), inner = r.loops[0], r.loops[1:]
+            spans = [(f"lo{k}", f"hi{k}")]
+            b.add(f"lo{k}, hi{k} = {bound_code(lo)}, {bound_code(hi + 1)}")
+            bounds.append(f"(lo{k}, hi{k})")
+            for level, (_, first, last) in enumerate(inner, start=1):
+                # Inner bounds are i + k or k (checked by the front end): their extremes over
+                # the rows with a non-empty inner range bound every inner read.
+                coefficients = []
+                for bound in (first, last + 1):
+                    a = int(bound.coeff(index)) if index in bound.free_symbols else 0
+                    coefficients += [str(a), bound_code(sp.expand(bound - a * index))]
+                name = (f"lo{k}_{level}", f"hi{k}_{level}")
+                b.add(f"{name[0]}, {name[1]} = _span(lo{k}, hi{k}, {', '.join(coefficients)})")
+                spans.append(name)
             seen = set()
+            variables = [str(i) for i, _, _ in r.loops]
             for _, access in r.accesses:
-                if access.base is None or (access.base, access.offset, access.column) in seen:
+                if access.base is None or access in seen:
                     continue
-                seen.add((access.base, access.offset, access.column))
-                read = access.code(str(r.index))
-                b.add(f"_reads({access.base}, {access.base!r}, {lo}, {hi}, {access.offset}, "
-                      f"{read!r})")
-                if access.column is not None:
-                    b.add(f"_column({access.base}, {access.base!r}, {access.column}, {read!r})")
+                seen.add(access)
+                read = access.code(variables)
+                for axis, (level, offset) in enumerate(access.at):
+                    if level is None:
+                        b.add(f"_position({access.base}, {access.base!r}, {axis}, {offset}, "
+                              f"{read!r})")
+                    else:
+                        first, end = spans[level]
+                        b.add(f"_reads({access.base}, {access.base!r}, {axis}, {first}, {end}, "
+                              f"{offset}, {read!r})")
         scalars = [s.name for s in model.scalars] + [f"float({n.symbol})" for n in model.lengths]
         scalars += [f"_fixed({base}, {base!r}, {at!r})" for _, base, at in model.fixed_reads]
         b.add(f"ds = np.array([{', '.join(scalars)}], dtype=np.float64)")

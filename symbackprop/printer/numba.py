@@ -66,14 +66,23 @@ ROW = "row"
 @dataclass(frozen=True)
 class Loop:
     """A kernel that loops over rows ``lo``..``hi - 1`` of call-time data (its arrays must
-    include "lo" and "hi"). ``reads[k]`` is how row input k is read, ``{row}`` standing for the
-    loop variable (``"t[{row} + 1]"``). ``accumulate``: the stored groups and the returned value
-    are sums over the rows (the caller zeroes the stores); else each row writes entry
-    ``row - lo`` of each stored group (a per-row output and its Jacobian)."""
+    include "lo" and "hi"), and over inner ranges within each row for nested sums: ``levels``
+    holds (variable, first, end) per nesting level, outermost first ("lo", "hi" for the first).
+    Row input k is read as ``reads[k]`` (``"t[i + 1]"``) inside level ``read_levels[k]``.
+    ``prelude`` lines run first (the lengths inner bounds use). ``accumulate``: the stored
+    groups and the returned value are sums over every iteration (the caller zeroes the
+    stores); else each row writes entry ``row - lo`` of each stored group (a per-row output and
+    its Jacobian)."""
 
     reads: tuple[str, ...]
+    read_levels: tuple[int, ...]
+    levels: tuple[tuple[str, str, str], ...]
     accumulate: bool = True
-    row: str = "i"
+    prelude: tuple[str, ...] = ()
+
+    @property
+    def row(self) -> str:
+        return self.levels[0][0]
 
 
 def literal(value: float) -> str:
@@ -172,17 +181,24 @@ class NumbaPrinter:
                 b.add(line.format(names[node]))
 
     def _loop(self, b: Lines, spec: Kernel, order, names, used, pending, returned) -> None:
-        """One loop over rows lo..hi-1 (Loop): what does not depend on the row is computed
-        once before it; each row's reads, body and stores (sums: +=) inside it."""
-        loop, row = spec.loop, spec.loop.row
-        reads = [n for n in order if n.op == "input" and n.attr[0] == ROW]
-        varies = set(reads)
+        """Nested loops (Loop): what does not depend on a loop's variable is computed before
+        it; each level's reads and the values depending on them inside it; the sums (+=) or
+        per-row stores in the innermost level."""
+        loop = spec.loop
+        depth = {n: loop.read_levels[n.attr[1]] for n in order
+                 if n.op == "input" and n.attr[0] == ROW}
         for node in order:
-            if node not in varies and any(a in varies for a in node.args):
-                varies.add(node)
+            if node not in depth and node.args:
+                levels = [depth[a] for a in node.args if a in depth]
+                if levels:
+                    depth[node] = max(levels)
         self._temps = 0
-        hoisted = {n: pending.pop(n) for n in order if n not in varies and n in pending}
-        self._emit(b, [n for n in order if n not in varies], names, used, {})
+        for line in loop.prelude:
+            b.add(line)
+        # Every store happens per innermost iteration: a term of the sum is indexed by all
+        # loops, so a value computed further out still adds once per iteration.
+        stores = {n: pending.pop(n) for n in order if n in pending}
+        self._emit(b, [n for n in order if n not in depth], names, used, {})
         total = None
         if returned and loop.accumulate:
             (out,) = returned
@@ -197,13 +213,16 @@ class NumbaPrinter:
         ]
         for _, local in sums:
             b.add(f"{local} = 0.0")
-        b.add(f"for {row} in range(lo, hi):")
-        with b.indented():
-            for node in sorted(reads, key=lambda n: n.attr[1]):
-                names[node] = self.input_names[node]
-                b.add(f"{names[node]} = {loop.reads[node.attr[1]].format(row=row)}")
-            self._emit(b, [n for n in order if n in varies], names, used, pending)
-            for node, lines in hoisted.items():  # row-independent terms still add up per row
+        with ExitStack() as nest:
+            for level, (var, first, end) in enumerate(loop.levels):
+                b.add(f"for {var} in range({first}, {end}):")
+                nest.enter_context(b.indented())
+                here = [n for n in order if depth.get(n) == level]
+                for node in sorted((n for n in here if n.op == "input"), key=lambda n: n.attr[1]):
+                    names[node] = self.input_names[node]
+                    b.add(f"{names[node]} = {loop.reads[node.attr[1]]}")
+                self._emit(b, [n for n in here if n.op != "input"], names, used, {})
+            for node, lines in stores.items():
                 for line in lines:
                     b.add(line.format(names[node]))
             if total is not None:
