@@ -33,7 +33,8 @@ from .pipeline import (
     cached_module,
     structural_digest,
 )
-from .printer.data_checks import bound_code, prepare_source
+from .printer.data_checks import bound_code, layout_source, prepare_source
+from .printer.data_entry import entry_source
 from .printer.module import render, requirement_fields
 from .printer.numba import ROW, Kernel, Loop, NumbaPrinter
 
@@ -233,7 +234,8 @@ def _module_source(request: DataRequest, kernels_text, packages, cost) -> str:
         summary = "Defines value(theta, data...) -> (M,) and jacobian(theta, data...) -> (M, P)."
         kind = "Vector model"
     else:
-        api = render("data_api.py.tmpl", data_params=data_params, data_tuple=data_tuple)
+        api = render("data_api.py.tmpl", data_params=data_params, data_tuple=data_tuple,
+                     entries=entry_source(m.order, K))
         summary = ("Defines value, grad, value_and_grad, hessian (theta, data...) and "
                    "hvp(theta, v, data...).")
         kind = "Model"
@@ -266,6 +268,7 @@ def _module_source(request: DataRequest, kernels_text, packages, cost) -> str:
         helpers=render("helpers.py.tmpl"),
         data_helpers=render("data_helpers.py.tmpl"),
         prepare=prepare_source(m),
+        layout=layout_source(m),
         kernels="\n\n\n".join(kernels_text),
         tables="\n".join(tables) or "# (none: one loop over the rows)",
         api=api,

@@ -40,6 +40,7 @@ class DataFunction:
         self.n_params: int = module.N_PARAMS
         self.n_outputs: int | None = module.N_OUTPUTS
         self.rows: str | None = module.ROWS
+        self._vector = self.is_vector
 
     @property
     def is_vector(self) -> bool:
@@ -71,7 +72,7 @@ class DataFunction:
         return tuple(given[n] for n in names)
 
     def _scalar_only(self, method: str) -> None:
-        if self.is_vector:
+        if self._vector:
             raise SymbackpropError(
                 f"{method} is for a scalar model; this one has a Jacobian (fn.jacobian)"
             )
@@ -83,9 +84,10 @@ class DataFunction:
         return self._run("fn", self._m.value, (theta,), data, named, threads)
 
     def _run(self, method, function, head, data, named, threads):
-        args = head + self._data(method, data, named)
+        if named or len(data) != len(self.data_names):  # positional data is the fast case
+            data = self._data(method, data, named)
         try:
-            return function(*args, threads=threads)
+            return function(*head, *data, threads=threads)
         except ValueError as exc:
             raise SymbackpropError(str(exc)) from None
         except TypeError as exc:
