@@ -235,7 +235,7 @@ def _module_source(request: DataRequest, kernels_text, packages, cost) -> str:
         kind = "Vector model"
     else:
         api = render("data_api.py.tmpl", data_params=data_params, data_tuple=data_tuple,
-                     entries=entry_source(m.order, K))
+                     entries=entry_source(m.order, tuple(a.name for a in m.arrays), K))
         summary = ("Defines value, grad, value_and_grad, hessian (theta, data...) and "
                    "hvp(theta, v, data...).")
         kind = "Model"

@@ -19,10 +19,12 @@ ENTRIES = (
 )
 
 
-def entry_source(order: tuple[str, ...], sums: int) -> str:
-    """The three entry points for data arguments ``order`` and ``sums`` sums."""
+def entry_source(order: tuple[str, ...], arrays: tuple[str, ...], sums: int) -> str:
+    """The three entry points for data arguments ``order`` (of which ``arrays`` are the
+    arrays the kernels read; the scalars reach them in ds) and ``sums`` sums."""
     data = ", ".join(order)
     call_data = "".join(f"{n}, " for n in order)
+    call_arrays = "".join(f"{n}, " for n in arrays)
     out = []
     for name, suffix, stores, result in ENTRIES:
         b = Lines()
@@ -41,7 +43,7 @@ def entry_source(order: tuple[str, ...], sums: int) -> str:
                 b.add("Hs = np.zeros((N_SUMS, N_PARAMS, N_PARAMS))")
             for k in range(sums):
                 extra = "".join(f", {s.format(k=k)}" for s in stores)
-                b.add(f"ss[{k}] = _sum{k}_{suffix}(xs, ds, {call_data}bounds[{k}, 0], "
+                b.add(f"ss[{k}] = _sum{k}_{suffix}(xs, ds, {call_arrays}bounds[{k}, 0], "
                       f"bounds[{k}, 1]{extra})")
             if result == "value":
                 b.add("return True, _outer_value(xs, ss, ds)")
