@@ -120,8 +120,15 @@ def structural_digest(exprs) -> bytes:
     return b"".join(digests[e] for e in exprs)
 
 
-def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
+def compile(f, vars, constants=None, *, data=None, rows=None, cache_dir=None):
     """Compile a SymPy expression (or a list of them) in ``vars`` to Numba functions.
+
+    With ``data`` (a list of ``sympy.IndexedBase`` arrays read as ``t[i]`` or ``X[i, j]``, and
+    plain Symbols for scalars), ``vars`` are the parameters and the data are call-time
+    arguments, never differentiated: ``fn(theta, t=..., y=...)`` (or positionally after theta).
+    Each ``Sum`` over the data is one loop in the generated code, whatever the number of rows.
+    ``rows=i`` compiles a per-row residual r_i: ``fn(theta, ...)`` is (N,), ``fn.jacobian`` (N, P).
+    See DataFunction.
 
     ``constants`` maps symbols (or their names) to numbers folded into the code. Value and
     gradient code (the Jacobian for a list) is generated now; Hessian and Hessian-vector
@@ -144,6 +151,13 @@ def compile(f, vars, constants=None, *, cache_dir=None) -> CompiledFunction:
     _check_matrix(exprs, size)
     free = size.free_symbols
     consts = _constants(constants, variables, free)
+    if data is not None or rows is not None:
+        from .datamodels import compile_data  # the data front end builds on this module
+
+        if data is None:
+            raise SymbackpropError("rows= needs data=: the data arrays the rows index")
+        return compile_data(exprs, vector, variables, data, rows, tuple(consts.items()),
+                            check_cache_dir(cache_dir))
     _check_free_symbols(free, variables, consts)
     request = Request(
         tuple(exprs), tuple(variables), tuple(consts.items()), vector, check_cache_dir(cache_dir)

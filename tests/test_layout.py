@@ -26,6 +26,7 @@ RANK = {
     "loader": 7,
     # They run the stages: scalar functions, networks, SymPy derivatives.
     "pipeline": 8,
+    "datamodels": 8,
     "networks": 8,
     "symbolic": 8,
     # On top of the compiler: they use it, it never uses them.

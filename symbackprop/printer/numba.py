@@ -56,6 +56,33 @@ class Kernel:
     forward_first: str | None = None  # a group whose cone is printed first, as "forward"
     preamble: tuple[str, ...] = ()  # statements run first (e.g. shape checks)
     nogil: bool = False  # releases the GIL: callers may run it on several threads at once
+    loop: Loop | None = None  # one loop over rows of call-time data (models over data)
+
+
+# The array name of per-row inputs: the k-th value a data model's loop reads each row.
+ROW = "row"
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A kernel that loops over rows ``lo``..``hi - 1`` of call-time data (its arrays must
+    include "lo" and "hi"), and over inner ranges within each row for nested sums: ``levels``
+    holds (variable, first, end) per nesting level, outermost first ("lo", "hi" for the first).
+    Row input k is read as ``reads[k]`` (``"t[i + 1]"``) inside level ``read_levels[k]``.
+    ``prelude`` lines run first (the lengths inner bounds use). ``accumulate``: the stored
+    groups and the returned value are sums over every iteration (the caller zeroes the
+    stores); else each row writes entry ``row - lo`` of each stored group (a per-row output and
+    its Jacobian)."""
+
+    reads: tuple[str, ...]
+    read_levels: tuple[int, ...]
+    levels: tuple[tuple[str, str, str], ...]
+    accumulate: bool = True
+    prelude: tuple[str, ...] = ()
+
+    @property
+    def row(self) -> str:
+        return self.levels[0][0]
 
 
 def literal(value: float) -> str:
@@ -108,40 +135,102 @@ class NumbaPrinter:
             for line in spec.preamble:
                 b.add(line)
             names: dict[Node, str] = {}
-            for node in sorted((n for n in order if n.op == "input"), key=lambda n: n.attr[:2]):
+            loaded = (n for n in order if n.op == "input" and n.attr[0] != ROW)
+            for node in sorted(loaded, key=lambda n: n.attr[:2]):
                 array, index, _ = node.attr
                 names[node] = self.input_names[node]
                 b.add(f"{names[node]} = {array}[{index}]")
             used = set(names.values()) | set(spec.arrays) | set(spec.stores)
             # Each stored entry is written as soon as its value exists: short live ranges keep
             # Numba/LLVM compile time linear for large Hessians.
-            pending = self._stores(spec.stores, groups)
+            pending = self._stores(spec.stores, groups, spec.loop)
+            if spec.loop is not None:
+                self._loop(b, spec, order, names, used, pending, returned)
+                return b.text()
             for gname, out in zip(spec.stores, groups):
                 if _sparse(out):
                     b.add(f"{gname}[...] = 0.0  # structural zeros are not computed")
-            temps = 0
-            for k, node in enumerate(order):
-                if not node.args and node.op != "seed":  # a seed is an array: built once
-                    names[node] = self._leaf(node)
-                else:
-                    if n_forward is not None and k == n_forward:
-                        b.add("# reverse sweep: adjoints, reusing the forward values above")
-                    name = self.hints.get(node)
-                    if name is None or name in used:
-                        name, temps = f"t{temps}", temps + 1
-                    used.add(name)
-                    args = [names[a] for a in node.args]
-                    emit = getattr(self, f"_emit_{node.op}", None)
-                    if emit is not None:
-                        emit(b, node, name, args)
-                    else:
-                        b.add(f"{name} = {self.expression(node, args)}")
-                    names[node] = name
-                for line in pending.pop(node, ()):
-                    b.add(line.format(names[node]))
+            self._temps = 0
+            self._emit(b, order, names, used, pending, n_forward)
             if returned:
                 b.add("return " + ", ".join(_returned(out, names) for out in returned))
         return b.text()
+
+    def _emit(self, b: Lines, order, names, used, pending, n_forward=None) -> None:
+        """Print ``order``'s nodes as statements, each stored entry right after its value."""
+        for k, node in enumerate(order):
+            if node in names:
+                pass
+            elif not node.args and node.op != "seed":  # a seed is an array: built once
+                names[node] = self._leaf(node)
+            else:
+                if n_forward is not None and k == n_forward:
+                    b.add("# reverse sweep: adjoints, reusing the forward values above")
+                name = self.hints.get(node)
+                if name is None or name in used:
+                    name, self._temps = f"t{self._temps}", self._temps + 1
+                used.add(name)
+                args = [names[a] for a in node.args]
+                emit = getattr(self, f"_emit_{node.op}", None)
+                if emit is not None:
+                    emit(b, node, name, args)
+                else:
+                    b.add(f"{name} = {self.expression(node, args)}")
+                names[node] = name
+            for line in pending.pop(node, ()):
+                b.add(line.format(names[node]))
+
+    def _loop(self, b: Lines, spec: Kernel, order, names, used, pending, returned) -> None:
+        """Nested loops (Loop): what does not depend on a loop's variable is computed before
+        it; each level's reads and the values depending on them inside it; the sums (+=) or
+        per-row stores in the innermost level."""
+        loop = spec.loop
+        depth = {n: loop.read_levels[n.attr[1]] for n in order
+                 if n.op == "input" and n.attr[0] == ROW}
+        for node in order:
+            if node not in depth and node.args:
+                levels = [depth[a] for a in node.args if a in depth]
+                if levels:
+                    depth[node] = max(levels)
+        self._temps = 0
+        for line in loop.prelude:
+            b.add(line)
+        # Every store happens per innermost iteration: a term of the sum is indexed by all
+        # loops, so a value computed further out still adds once per iteration.
+        stores = {n: pending.pop(n) for n in order if n in pending}
+        self._emit(b, [n for n in order if n not in depth], names, used, {})
+        total = None
+        if returned and loop.accumulate:
+            (out,) = returned
+            total = "acc"
+            b.add(f"{total} = 0.0")
+        # Sums live in locals during the loop: stores into an array every row would keep LLVM
+        # from holding them in registers (the array could alias the data).
+        sums = [
+            (f"{name}[{', '.join(map(str, pos))}]", _accumulator(name, pos))
+            for name in (spec.stores if loop.accumulate else ())
+            for pos in self.graph.outputs[name].index
+        ]
+        for _, local in sums:
+            b.add(f"{local} = 0.0")
+        with ExitStack() as nest:
+            for level, (var, first, end) in enumerate(loop.levels):
+                b.add(f"for {var} in range({first}, {end}):")
+                nest.enter_context(b.indented())
+                here = [n for n in order if depth.get(n) == level]
+                for node in sorted((n for n in here if n.op == "input"), key=lambda n: n.attr[1]):
+                    names[node] = self.input_names[node]
+                    b.add(f"{names[node]} = {loop.reads[node.attr[1]]}")
+                self._emit(b, [n for n in here if n.op != "input"], names, used, {})
+            for node, lines in stores.items():
+                for line in lines:
+                    b.add(line.format(names[node]))
+            if total is not None:
+                b.add(f"{total} += {_returned(out, names)}")
+        for entry, local in sums:
+            b.add(f"{entry} += {local}")
+        if total is not None:
+            b.add(f"return {total}")
 
     def _leaf(self, node: Node) -> str:
         if node.op == "input":
@@ -367,15 +456,23 @@ class NumbaPrinter:
 
     # ---- outputs ------------------------------------------------------------------------
     @staticmethod
-    def _stores(names, groups) -> dict[Node, list[str]]:
-        """Store statements per node ("{}" stands for the node's name), mirrored if symmetric."""
+    def _stores(names, groups, loop=None) -> dict[Node, list[str]]:
+        """Store statements per node ("{}" stands for the node's name), mirrored if symmetric.
+        In a loop, sums add each row's value (the upper triangle only: the caller mirrors the
+        total once) and per-row outputs write entry ``row - lo``."""
         pending: dict[Node, list[str]] = {}
         for name, out in zip(names, groups):
             for node, pos in zip(out.nodes, out.index):
                 lines = pending.setdefault(node, [])
-                lines.append(f"{name}[{', '.join(map(str, pos))}] = {{}}")
-                if out.symmetric and pos[0] != pos[1]:
-                    lines.append(f"{name}[{pos[1]}, {pos[0]}] = {{}}")
+                at = ", ".join(map(str, pos))
+                if loop is None:
+                    lines.append(f"{name}[{at}] = {{}}")
+                    if out.symmetric and pos[0] != pos[1]:
+                        lines.append(f"{name}[{pos[1]}, {pos[0]}] = {{}}")
+                elif loop.accumulate:  # a local sum, stored once after the loop (_loop)
+                    lines.append(f"{_accumulator(name, pos)} += {{}}")
+                else:
+                    lines.append(f"{name}[{', '.join([f'{loop.row} - lo'] + [at] * bool(at))}] = {{}}")
         return pending
 
 
@@ -415,6 +512,11 @@ _BATCHED_AT = {
 def _samples(term, a, c, rows) -> str:
     """The operand of a spread's term whose first axis runs over the samples."""
     return a if term.a else c if term.c in ("full", "col") else rows
+
+
+def _accumulator(name: str, pos: tuple[int, ...]) -> str:
+    """The local that sums entry ``pos`` of stored group ``name`` over a loop's rows."""
+    return f"acc_{name}_{'_'.join(map(str, pos))}" if pos else f"acc_{name}"
 
 
 def _sparse(out: Output) -> bool:

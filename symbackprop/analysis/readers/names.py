@@ -8,6 +8,8 @@ name with its digits and subscript: ``2xy`` is 2*x*y and ``x1x2`` is x1*x2 wheth
 y were declared, so the checker, the command line and the library read a formula alike.
 Refused: a split word spelling a function (``sinx``: write ``sin x``), and a word of several
 pieces directly before ``(`` (``relu2(x)`` is no function; ``a(x + 1)`` is a product).
+Data names (``data=``) are declared symbols too; one followed by ``[`` is an array read
+(``t[i]``, the plain reader's ``Names.array``), else a scalar.
 """
 
 from __future__ import annotations
@@ -86,9 +88,23 @@ class Names:
     'relu'
     """
 
-    def __init__(self, symbols, allow_new: bool):
+    def __init__(self, symbols, allow_new: bool, data=()):
         self.allow_new = allow_new
         self.exact: dict[str, sp.Symbol] = {}
+        # data names: the symbol a scalar use reads, -> the array an indexed use (t[i]) reads
+        self.arrays: dict[sp.Symbol, sp.IndexedBase] = {}
+        for item in data:
+            if isinstance(item, str):
+                item = sp.Symbol(item)
+            if isinstance(item, sp.IndexedBase) and isinstance(item.label, sp.Symbol):
+                self.arrays[item.label] = item
+            elif isinstance(item, sp.Symbol):
+                self.arrays[item] = sp.IndexedBase(item)
+            else:
+                raise SymbackpropError(f"data must be names, Symbols or IndexedBase; got {item!r}")
+        symbols = list(symbols)
+        names = {s.name for s in symbols if isinstance(s, sp.Symbol)}
+        symbols += [s for s in self.arrays if s.name not in names]
         loose: dict[str, list[sp.Symbol]] = {}
         for s in symbols:
             if not isinstance(s, sp.Symbol):
@@ -150,6 +166,10 @@ class Names:
         if self.allow_new and _NEW_NAME.fullmatch(text):
             return sp.Symbol(text)
         return None
+
+    def array(self, symbol) -> sp.IndexedBase | None:
+        """The data array a declared data name reads as ``name[...]``, or None."""
+        return self.arrays.get(symbol) if isinstance(symbol, sp.Symbol) else None
 
     def known(self) -> str:
         return ", ".join(sorted(self.exact)) or "none"
