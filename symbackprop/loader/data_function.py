@@ -14,7 +14,7 @@ from ..cost import CostReport
 from ..errors import SymbackpropError
 from ..limits import check_dense_hessian
 from . import files
-from .compiled import cost_report, saved_text
+from .compiled import cost_report, module_source, saved_text
 
 
 class DataFunction:
@@ -129,13 +129,13 @@ class DataFunction:
     @property
     def source(self) -> str:
         """The generated Python source."""
-        return self._path.read_text(encoding="utf-8")
+        return module_source(self._m)
 
     def save(self, path) -> Path:
         """Write the standalone module (value(theta, data...), ...) to ``path``; returns it."""
         target = files.target(path, ".py")
         with files.replacing(target) as fh:
-            fh.write(saved_text(self._path, self.cost()))
+            fh.write(saved_text(self._m, self.cost()))
         return target
 
     def cost(self) -> CostReport:
