@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -473,6 +474,42 @@ def test_cache_folders_are_private_and_a_foreign_one_is_not_used(tmp_path, monke
     with pytest.warns(RuntimeWarning, match="belongs to another user"):
         other = cache_module.Cache(root)
     assert other.root != root
+
+
+def test_a_layout_replaced_while_it_is_checked_is_used(tmp_path, monkeypatch):
+    """Another process clears the layout and makes a new one just as this one looks at its
+    tag: the new one is used, with no warning (it was taken for a folder of the user's)."""
+    from symbackprop.loader import cache as cache_module
+
+    root = tmp_path / "cache"
+    cache_module.Cache(root)
+    real, calls = cache_module._is_layout, []
+
+    def replaced_meanwhile(folder):
+        if calls:
+            return real(folder)
+        calls.append(folder)
+        cache_module.Cache(root).clear()
+        cache_module._create_layout(folder)
+        return False  # the look saw neither tag
+
+    monkeypatch.setattr(cache_module, "_is_layout", replaced_meanwhile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache = cache_module.Cache(root)
+    assert calls and cache.base == root / cache_module.LAYOUT
+
+
+def test_a_folder_named_like_the_layout_but_untagged_is_left_alone(tmp_path):
+    from symbackprop.loader import cache as cache_module
+
+    mine = tmp_path / "cache" / cache_module.LAYOUT / "data.csv"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("1,2\n")
+    with pytest.warns(RuntimeWarning, match="not made by symbackprop"):
+        cache = cache_module.Cache(tmp_path / "cache")
+    assert cache.root != tmp_path / "cache"
+    assert sorted(mine.parent.iterdir()) == [mine] and mine.read_text() == "1,2\n"
 
 
 def test_unwritable_cache_falls_back_to_a_private_folder(tmp_path, monkeypatch):

@@ -80,11 +80,14 @@ def trusted(path: Path) -> bool:
     >>> trusted(Path(tempfile.mkdtemp()))
     True
     """
+    return _private(path.stat())
+
+
+def _private(info: os.stat_result, forbidden: int = 0o022) -> bool:
+    """True if the file ``info`` describes is this user's and no one else has ``forbidden``
+    access to it (write, by default)."""
     uid = _uid()
-    if uid is None:
-        return True
-    info = path.stat()
-    return info.st_uid == uid and not info.st_mode & 0o022
+    return uid is None or (info.st_uid == uid and not info.st_mode & forbidden)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -164,11 +167,14 @@ class Cache:
                     for folder in (self.base, *(self.base / f for f in _FOLDERS)):
                         _make_private(folder)
                     return
-                if os.path.lexists(self.base):
-                    raise PermissionError(f"{self.base} was not made by symbackprop (no {TAG})")
-                _create_layout(self.base)
+                if not os.path.lexists(self.base):
+                    _create_layout(self.base)
+                # else: untagged, or a layout that another process cleared or made while we
+                # looked (a layout has its tag from the moment it appears): look again
             except FileNotFoundError:
-                continue  # cleared while we looked, or while it was being made: start again
+                pass  # cleared while we looked, or while it was being made: start again
+        if os.path.lexists(self.base) and not _is_layout(self.base):
+            raise PermissionError(f"{self.base} was not made by symbackprop (no {TAG})")
         raise FileNotFoundError(f"{self.base} keeps being removed while it is created")
 
     def module_path(self, ir_hash: str) -> Path:
@@ -195,7 +201,7 @@ class Cache:
                     return None
                 code = _code_from_pyc(pyc, source, path)
             return Entry(path, source, code or _compile(source, path), self)
-        except (OSError, ValueError, KeyError, TypeError, EOFError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def store(self, key: str, ir_hash: str, source: str) -> Entry:
@@ -382,10 +388,7 @@ def _read_trusted(path: Path, readable_by_others: bool = True) -> bytes:
     with ``readable_by_others=False``, read it). Checked on the open file, so a file swapped
     in between the check and the read is not read."""
     with open(path, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        uid = _uid()
-        forbidden = 0o022 if readable_by_others else 0o077
-        if uid is not None and (info.st_uid != uid or info.st_mode & forbidden):
+        if not _private(os.fstat(fh.fileno()), 0o022 if readable_by_others else 0o077):
             raise ValueError(f"{path} is not private to this user")
         return fh.read()
 
