@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from . import __version__
 from .cost import CostReport, count_ops
 from .derivatives.program import scalar_program, vector_program
 from .frontend.data import DataModel, data_model
@@ -24,18 +23,10 @@ from .ir.node import input_
 from .loader.cache import Cache
 from .loader.data_function import DataFunction
 from .passes import optimize
-from .pipeline import (
-    STAGE_SECONDS_PLACEHOLDER,
-    Stages,
-    _brief,
-    _docstring_safe,
-    cache_key,
-    cached_module,
-    structural_digest,
-)
-from .printer.data_checks import bound_code, layout_source, prepare_source
-from .printer.data_entry import entry_source
-from .printer.module import render, requirement_fields
+from .pipeline import Stages, cache_key, cached_module, structural_digest
+from .printer.data_checks import bound_code
+from .printer.data_module import data_module_source
+from .printer.module import brief, docstring_safe
 from .printer.numba import ROW, Kernel, Loop, NumbaPrinter
 
 
@@ -76,12 +67,15 @@ def _generate(request: DataRequest, timer: Stages) -> tuple[str, str]:
     params = variable_nodes(m.params)
     scalars = [input_("ds", k, str(s)) for k, s in enumerate(m.call_scalars)]
     sums = [input_("ss", k, f"S{k}") for k in range(len(m.sums))]
-    leaves = {**dict(zip(m.params, params)), **dict(zip(m.call_scalars, scalars)),
-              **dict(zip(m.sums, sums))}
+    leaves = {
+        **dict(zip(m.params, params)),
+        **dict(zip(m.call_scalars, scalars)),
+        **dict(zip(m.sums, sums)),
+    }
     constants = dict(request.constants)
     arrays = tuple(a.name for a in m.arrays)
     optimize_timed = timer.timed("passes", optimize)
-    pieces, kernels_text, digests, raw_ops, opt_ops = [], [], [], {}, {}
+    kernels_text, digests, raw_ops, opt_ops = [], [], {}, {}
     packages: set[str] = set()
 
     def emit(graph: Graph, kernels) -> None:
@@ -100,31 +94,72 @@ def _generate(request: DataRequest, timer: Stages) -> tuple[str, str]:
         name = "_rows" if rows_mode else f"_sum{k}"
         if rows_mode:
             kernels = [
-                Kernel(f"{name}_value", head, stores=("value",), loop=loop, nogil=True,
-                       doc=f"value[i - lo] = {_brief(r.source, 120)}"),
-                Kernel(f"{name}_jacobian", head, stores=("value", "grad"), forward_first="value",
-                       loop=loop, nogil=True, doc="one row of the Jacobian per row of data"),
+                Kernel(
+                    f"{name}_value",
+                    head,
+                    stores=("value",),
+                    loop=loop,
+                    nogil=True,
+                    doc=f"value[i - lo] = {brief(r.source, 120)}",
+                ),
+                Kernel(
+                    f"{name}_jacobian",
+                    head,
+                    stores=("value", "grad"),
+                    forward_first="value",
+                    loop=loop,
+                    nogil=True,
+                    doc="one row of the Jacobian per row of data",
+                ),
             ]
         else:
-            what = _docstring_safe(_brief(r.source, 160))
+            what = docstring_safe(brief(r.source, 160))
             kernels = [
-                Kernel(f"{name}_value", head, returns=("value",), loop=loop, nogil=True,
-                       doc=f"S{k} = {what}"),
-                Kernel(f"{name}_grad", head, stores=("grad",), returns=("value",),
-                       forward_first="value", loop=loop, nogil=True,
-                       doc=f"S{k}, and grad += its rows' gradients (one reverse sweep per row)"),
-                Kernel(f"{name}_hessian", head, stores=("grad", "hessian"), returns=("value",),
-                       forward_first="value", loop=loop, nogil=True,
-                       doc=f"S{k}; grad and the upper triangle of hessian += its rows'"),
-                Kernel(f"{name}_hvp", ("xs", "vs", "ds") + arrays + ("lo", "hi"),
-                       stores=("grad", "hvp"), returns=("value",), forward_first="value",
-                       loop=loop, nogil=True, doc=f"S{k}; grad and hvp += its rows' (H v)"),
+                Kernel(
+                    f"{name}_value",
+                    head,
+                    returns=("value",),
+                    loop=loop,
+                    nogil=True,
+                    doc=f"S{k} = {what}",
+                ),
+                Kernel(
+                    f"{name}_grad",
+                    head,
+                    stores=("grad",),
+                    returns=("value",),
+                    forward_first="value",
+                    loop=loop,
+                    nogil=True,
+                    doc=f"S{k}, and grad += its rows' gradients (one reverse sweep per row)",
+                ),
+                Kernel(
+                    f"{name}_hessian",
+                    head,
+                    stores=("grad", "hessian"),
+                    returns=("value",),
+                    forward_first="value",
+                    loop=loop,
+                    nogil=True,
+                    doc=f"S{k}; grad and the upper triangle of hessian += its rows'",
+                ),
+                Kernel(
+                    f"{name}_hvp",
+                    ("xs", "vs", "ds") + arrays + ("lo", "hi"),
+                    stores=("grad", "hvp"),
+                    returns=("value",),
+                    forward_first="value",
+                    loop=loop,
+                    nogil=True,
+                    doc=f"S{k}; grad and hvp += its rows' (H v)",
+                ),
             ]
         emit(graph, kernels)
         for stage, g in raw.items():
             raw_ops[f"{name} {stage}"] = count_ops(g, [stage if stage != "hvp" else "hessian"])
-        opt_ops.update({f"{name} {s}": count_ops(graph, [s if s != "hvp" else "hessian"])
-                        for s in raw})
+        opt_ops.update(
+            {f"{name} {s}": count_ops(graph, [s if s != "hvp" else "hessian"]) for s in raw}
+        )
     if not rows_mode:
         outer = to_ir(list(m.outer), leaves, constants)
         inputs = params + sums
@@ -133,17 +168,27 @@ def _generate(request: DataRequest, timer: Stages) -> tuple[str, str]:
             raw, graph = vector_program(outer, inputs, optimize_timed)
             kernels = [
                 Kernel("_outer_value_into", head, stores=("value",), doc="F(theta, S)"),
-                Kernel("_outer_jacobian_into", head, stores=("jacobian",),
-                       forward_first="value", doc="dF/d(theta, S)"),
+                Kernel(
+                    "_outer_jacobian_into",
+                    head,
+                    stores=("jacobian",),
+                    forward_first="value",
+                    doc="dF/d(theta, S)",
+                ),
             ]
         else:
             raw, graph = scalar_program(outer[0], inputs, optimize_timed, second_order=True)
             kernels = [
                 Kernel("_outer_value", head, returns=("value",), doc="F(theta, S)"),
-                Kernel("_outer_value_and_grad_into", head, stores=("grad",), returns=("value",),
-                       forward_first="value", doc="F, and dF/d(theta, S) into grad"),
-                Kernel("_outer_hessian_into", head, stores=("hessian",),
-                       doc="d2F/d(theta, S)2"),
+                Kernel(
+                    "_outer_value_and_grad_into",
+                    head,
+                    stores=("grad",),
+                    returns=("value",),
+                    forward_first="value",
+                    doc="F, and dF/d(theta, S) into grad",
+                ),
+                Kernel("_outer_hessian_into", head, stores=("hessian",), doc="d2F/d(theta, S)2"),
             ]
         emit(graph, kernels)
         for stage, g in raw.items():
@@ -152,7 +197,7 @@ def _generate(request: DataRequest, timer: Stages) -> tuple[str, str]:
             opt_ops[f"outer {stage}"] = count_ops(graph, [group])
     timer.stage("derivatives and printer", minus=timer.seconds.get("passes", 0.0))
     cost = CostReport(raw_ops, opt_ops)
-    source = _module_source(request, kernels_text, packages, cost)
+    source = data_module_source(request.exprs, m, request.constants, kernels_text, packages, cost)
     timer.stage("module")
     return source, "".join(digests)
 
@@ -179,98 +224,17 @@ def _loop(r, model: DataModel, accumulate: bool) -> Loop:
             if line not in prelude:
                 prelude.append(line)
             rename[length] = sp.Symbol(f"len_{length}", integer=True)
-        levels.append((variables[level], bound_code(lo.xreplace(rename)),
-                       bound_code((hi + 1).xreplace(rename))))
+        levels.append(
+            (
+                variables[level],
+                bound_code(lo.xreplace(rename)),
+                bound_code((hi + 1).xreplace(rename)),
+            )
+        )
     return Loop(
         tuple(a.code(variables) for _, a in r.accesses),
         tuple(a.level for _, a in r.accesses),
         tuple(levels),
         accumulate=accumulate,
         prelude=tuple(prelude),
-    )
-
-
-def _module_source(request: DataRequest, kernels_text, packages, cost) -> str:
-    m = request.model
-    P, K = len(m.params), len(m.sums)
-    arrays = {a.name: a for a in m.arrays}
-    columns = {}  # fixed columns read: sample data needs at least this many
-    for r in m.reductions:
-        for _, a in r.accesses:
-            if a.base is not None and len(a.at) == 2 and a.at[1][0] is None:
-                columns[a.base] = max(columns.get(a.base, 0), a.at[1][1] + 1)
-    for _, base, at in m.fixed_reads:
-        if len(at) == 2:
-            columns[base] = max(columns.get(base, 0), at[1] + 1)
-    shapes = tuple(
-        (n, arrays[n].ndim if n in arrays else 0, columns.get(n, 1)) for n in m.order
-    )
-    rows_mode = m.rows is not None
-    suffixes = ("value", "grad", "hessian", "hvp")
-    meta = [
-        f"N_PARAMS = {P}",
-        f"PARAM_NAMES = {tuple(str(p) for p in m.params)!r}",
-        f"DATA_NAMES = {m.order!r}",
-        f"DATA_SHAPES = {shapes!r}  # (name, dimensions, columns read)",
-        f"N_SUMS = {0 if rows_mode else K}",
-        f"N_OUTPUTS = {len(m.outer) if m.vector else None}",
-        f"ROWS = {str(m.rows) if rows_mode else None!r}",
-        f"COST = {cost.to_dict()!r}",
-    ]
-    tables = [
-        f"SUM_{suffix.upper()} = ({''.join(f'_sum{k}_{suffix}, ' for k in range(K))})"
-        for suffix in (() if rows_mode else suffixes if not m.vector else suffixes[:2])
-    ]
-    data_params = "".join(f"{n}, " for n in m.order)
-    data_tuple = f"({data_params})" if m.order else "()"
-    if rows_mode:
-        api = render("data_rows_api.py.tmpl", data_params=data_params, data_tuple=data_tuple,
-                     check=render("data_jacobian_check.py.tmpl"))
-        summary = "Defines value(theta, data...) -> (N,) residuals and jacobian(...) -> (N, P)."
-        kind = "Per-row residuals"
-    elif m.vector:
-        api = render("data_vector_api.py.tmpl", data_params=data_params, data_tuple=data_tuple,
-                     check=render("data_jacobian_check.py.tmpl"))
-        summary = "Defines value(theta, data...) -> (M,) and jacobian(theta, data...) -> (M, P)."
-        kind = "Vector model"
-    else:
-        api = render("data_api.py.tmpl", data_params=data_params, data_tuple=data_tuple,
-                     entries=entry_source(m.order, tuple(a.name for a in m.arrays), K))
-        summary = ("Defines value, grad, value_and_grad, hessian (theta, data...) and "
-                   "hvp(theta, v, data...).")
-        kind = "Model"
-    reductions = "\n".join(
-        f"{'Rows' if rows_mode else f'S{k}'}: {_docstring_safe(_brief(r.source, 300))}"
-        for k, r in enumerate(m.reductions)
-    )
-    exprs = request.exprs
-    signature = "f = " + (
-        f"[{', '.join(_brief(e, 200) for e in exprs)}]" if m.vector else _brief(exprs[0], 400)
-    )
-    data_desc = ", ".join(
-        f"{n}[i]" if s == 1 else f"{n}[i, j]" if s == 2 else n for n, s, _ in shapes
-    ) or "none"
-    return render(
-        "data_module.py.tmpl",
-        title=f"{kind} over data and its derivatives, compiled for Numba.",
-        version=__version__,
-        signature=_docstring_safe(signature),
-        params=", ".join(str(p) for p in m.params),
-        data=_docstring_safe(data_desc),
-        reductions=reductions or "No sums.",
-        constants=_docstring_safe(
-            ", ".join(f"{k} = {v!r}" for k, v in request.constants) or "none"
-        ),
-        cost=cost.table(),
-        stage_seconds=STAGE_SECONDS_PLACEHOLDER,
-        summary=summary,
-        meta="\n".join(meta),
-        helpers=render("helpers.py.tmpl"),
-        data_helpers=render("data_helpers.py.tmpl"),
-        prepare=prepare_source(m),
-        layout=layout_source(m),
-        kernels="\n\n\n".join(kernels_text),
-        tables="\n".join(tables) or "# (none: one loop over the rows)",
-        api=api,
-        **requirement_fields(packages | {"numpy", "numba"}),
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import __version__
 from .cost import CostReport, count_ops
 from .derivatives.program import network_program
 from .errors import SymbackpropError
@@ -29,24 +28,21 @@ PARALLEL_MAX_WEIGHTS_PER_UNIT = 64
 from .frontend.functions import ACTIVATIONS
 from .frontend.network import (
     LOSSES,
-    MEAN_OVER_OUTPUTS,
     PRELU,
     RELU_LIKE,
     Dense,
     Maxout,
     build_graph,
     check_network_size,
+    describe,
     param_shapes,
     printable,
-    shown,
 )
 from .loader.cache import Cache
-from .loader.compiled import STAGE_SECONDS_PLACEHOLDER
 from .loader.model import CompiledNetwork
 from .passes import optimize
 from .pipeline import Stages, cache_key, cached_module, check_cache_dir, structural_digest
-from .printer.module import render, requirement_fields
-from .printer.numba import Kernel, NumbaPrinter
+from .printer.network_module import network_module_source
 
 
 class Sequential:
@@ -196,17 +192,10 @@ class Sequential:
         return ";".join(parts)
 
     def __repr__(self) -> str:
-        layers = ", ".join(_describe(layer) for layer in self.layers)
+        layers = ", ".join(describe(layer) for layer in self.layers)
         return (
             f"Sequential(inputs={self.inputs}, layers=[{layers}], loss={self.loss!r}, l2={self.l2})"
         )
-
-
-def _describe(layer) -> str:
-    if isinstance(layer, Maxout):
-        return f"Maxout({layer.units}, pieces={layer.pieces})"
-    act = layer.activation
-    return f"Dense({layer.units}, {shown(act) if isinstance(act, sp.Lambda) else repr(act)})"
 
 
 def _apply_activation(activation, Z, layer: int):
@@ -339,130 +328,14 @@ def _build(net: Sequential, second_order: bool, cache_dir):
             {k: count_ops(graph, g) for k, g in groups.items()},
         )
         scalars = tuple(n for n, leaf in ng.params.items() if leaf.shape == ())
-        source = _module_source(net, graph, names, scalars, second_order, cost, timer)
+        source = network_module_source(
+            net, graph, names, scalars, second_order, cost, _parallel_rows(net)
+        )
         timer.stage("printer")
         return source, graph.digest()
 
     return cached_module(
         Cache(cache_dir), cache_key("network", str(second_order), net._spec()), generate
-    )
-
-
-def _module_source(net: Sequential, graph, names, scalars, second_order, cost, timer) -> str:
-    """The module text; ``scalars`` are parameters the kernels read as one number (prelu's
-    alpha), whose gradients come back as floats."""
-    shapes = net.param_shapes()
-    grads = tuple(f"d{n}" for n in names)
-    checks = {with_y: _shape_checks(net, names, with_y) for with_y in (False, True)}
-    kernels = [
-        Kernel(
-            "_forward",
-            tuple(names) + ("X",),
-            returns=("forward",),
-            doc="Y_hat",
-            preamble=checks[False],
-            nogil=True,
-        ),
-        Kernel(
-            "_loss",
-            tuple(names) + ("X", "Y"),
-            returns=("loss",),
-            doc="the loss",
-            preamble=checks[True],
-        ),
-        Kernel(
-            "_loss_and_grad",
-            tuple(names) + ("X", "Y"),
-            returns=("loss",) + grads,
-            forward_first="loss",
-            doc="the loss and its gradient: one forward, one reverse sweep",
-            preamble=checks[True],
-            nogil=True,
-        ),
-    ]
-    batched = second_order and "hv" + names[0] not in graph.outputs
-    if second_order and not batched:
-        kernels.append(
-            Kernel(
-                "_hvp",
-                tuple(names) + ("X", "Y") + tuple(f"V_{n}" for n in names),
-                returns=tuple(f"hv{n}" for n in names),
-                doc="H V: a second reverse sweep over <grad, V>",
-                preamble=checks[True],
-            )
-        )
-    printer = NumbaPrinter(graph)
-    meta = "\n".join(
-        [
-            f"PARAM_NAMES = {tuple(names)!r}",
-            f"PARAM_SHAPES = {tuple(shapes[n] for n in names)!r}",
-            f"SCALAR_PARAMS = {scalars!r}",
-            f"N_INPUTS = {net.inputs}",
-            f"N_OUTPUTS = {net.outputs}",
-            f"TASK = {net.task!r}",
-            f"SECOND_ORDER = {second_order}",
-            f"COST = {cost.to_dict()!r}",
-        ]
-    )
-    if batched:
-        blocks = tuple(f"H_{n}" for n in names if f"H_{n}" in graph.outputs)
-        kernel = Kernel(
-            "_hessian_blocks",
-            tuple(names) + ("X", "Y"),
-            returns=blocks,
-            doc="H V for every unit direction V at once: per parameter, the rows of H up to its own",
-            preamble=checks[True],
-        )
-        second = render(
-            "network_hessian.py.tmpl",
-            direction_helpers=render("direction_helpers.py.tmpl"),
-            blocks_kernel=printer.kernel(kernel) if blocks else "",
-            checks="\n".join(f"    {line}" for line in checks[True]),
-            **_block_fields(names, shapes, scalars, blocks),
-        )
-    elif second_order:
-        second = render("network_hessian_hvp.py.tmpl", **_hessian_fields(names, shapes, scalars))
-    else:
-        second = render("no_hessian_api.py.tmpl")
-    layers = " -> ".join(["X"] + [_describe(layer) for layer in net.layers])
-    kernel_text = "\n\n\n".join(printer.kernel(k) for k in kernels)
-    return render(
-        "network_module.py.tmpl",
-        title="Network forward and backward passes, compiled for Numba.",
-        version=__version__,
-        summary=f"{layers}; loss {net.loss}"
-        + (" (mean over outputs too)" if net.loss in MEAN_OVER_OUTPUTS else "")
-        + f"; l2 = {net.l2!r}",
-        parameters="\n".join(f"    {n}: {shapes[n]}" for n in names),
-        equations="\n".join(f"    {line}" for line in net.derivation().text.splitlines()),
-        cost=cost.table(),
-        stage_seconds=STAGE_SECONDS_PLACEHOLDER,
-        param_list=", ".join(names),
-        grad_list=", ".join(grads),
-        hessian_doc="; hessian(...) -> (P, P)" if second_order else "",
-        n_inputs=str(net.inputs),
-        n_outputs=str(net.outputs),
-        meta=meta,
-        helpers=render("helpers.py.tmpl"),
-        array_helpers=render("array_helpers.py.tmpl"),
-        kernels=kernel_text,
-        parallel=render("network_parallel.py.tmpl", parallel_rows=str(_parallel_rows(net))),
-        api=render("network_api.py.tmpl", second_order_api=second),
-        **requirement_fields(printer.packages),
-    )
-
-
-def _shape_checks(net: Sequential, names, with_y: bool) -> tuple[str, ...]:
-    """Kernel statements that refuse arrays of the wrong shapes: Numba does not check bounds,
-    so a kernel called directly must not read past an array (callers then report which)."""
-    shapes = net.param_shapes()
-    tests = [f"{n}.shape != {shapes[n]!r}" for n in names]
-    tests += [f"X.shape[1] != {net.inputs}", "X.shape[0] == 0"]
-    if with_y:
-        tests += ["Y.shape[0] != X.shape[0]", f"Y.shape[1] != {net.outputs}"]
-    return (
-        f"if {' or '.join(tests)}:",
-        '    raise ValueError("array shapes do not match the network (see PARAM_SHAPES)")',
     )
 
 
@@ -473,41 +346,3 @@ def _parallel_rows(net: Sequential) -> int:
     if sum(r * c for r, c in matrices) > PARALLEL_MAX_WEIGHTS_PER_UNIT * units:
         return 0
     return max(PARALLEL_MIN_ROWS, -(-PARALLEL_WORK // units))
-
-
-def _block_fields(names, shapes, scalars, blocks) -> dict[str, str]:
-    """How _hessian puts the batched blocks into H (a parameter without one stays zero)."""
-    size = sum(int(np.prod(shapes[n])) for n in names)
-    params = ", ".join(names)
-    lines = [f"    {', '.join(blocks)} = _hessian_blocks({params}, X, Y)"] if blocks else []
-    start = 0
-    for n in names:
-        shape = shapes[n]
-        if f"H_{n}" in blocks:
-            rows = shape[0] if len(shape) == 2 else 1
-            # A scalar parameter (prelu's alpha) is one number in the kernels: its block is (P,).
-            block = f"H_{n}.reshape((-1, 1))" if n in scalars else f"H_{n}"
-            end = start + int(np.prod(shape))
-            lines.append(f"    _put_directions(H, {block}, {start}, {rows}, {end}, computed)")
-        start += int(np.prod(shape))
-    return {"params": params, "size": str(size), "blocks": "\n".join(lines)}
-
-
-def _hessian_fields(names, shapes, scalars) -> dict[str, str]:
-    views, stores = [], []
-    start = 0
-    for n in names:
-        size = int(np.prod(shapes[n]))
-        views.append(f"direction[{start}:{start + size}].reshape({shapes[n]!r})")
-        if n in scalars:  # a scalar leaf in the kernels: its product is a float
-            stores.append(f"        H[{start}, k] = hv{n}")
-        else:
-            stores.append(f"        H[{start}:{start + size}, k] = hv{n}.ravel()")
-        start += size
-    return {
-        "params": ", ".join(names),
-        "size": str(start),
-        "hv_names": ", ".join(f"hv{n}" for n in names),
-        "direction_views": ", ".join(views),
-        "stores": "\n".join(stores),
-    }

@@ -23,14 +23,13 @@ from .derivatives.program import scalar_program, vector_program
 from .errors import SymbackpropError
 from .frontend.scalar import finite_float, to_ir, variable_nodes
 from .frontend.symbols import symbol_list
-from .ir.evaluate import evaluate
-from .ir.graph import Graph
-from .limits import check_size, check_variables, measure, recursion_guard
+from .limits import check_size, check_variables, recursion_guard
 from .loader.cache import Cache
-from .loader.compiled import STAGE_SECONDS_PLACEHOLDER, CompiledFunction, import_module
+from .loader.compiled import CompiledFunction, import_module
 from .passes import optimize
-from .printer.module import generator_digest, render, requirement_fields
-from .printer.numba import Kernel, NumbaPrinter, literal
+from .printer.module import generator_digest
+from .printer.numba import Kernel
+from .printer.scalar_module import scalar_module_source
 
 FIRST_ORDER_KERNELS = (
     Kernel("_value", ("xs",), returns=("value",), doc="f(x)"),
@@ -156,8 +155,9 @@ def compile(f, vars, constants=None, *, data=None, rows=None, cache_dir=None):
 
         if data is None:
             raise SymbackpropError("rows= needs data=: the data arrays the rows index")
-        return compile_data(exprs, vector, variables, data, rows, tuple(consts.items()),
-                            check_cache_dir(cache_dir))
+        return compile_data(
+            exprs, vector, variables, data, rows, tuple(consts.items()), check_cache_dir(cache_dir)
+        )
     _check_free_symbols(free, variables, consts)
     request = Request(
         tuple(exprs), tuple(variables), tuple(consts.items()), vector, check_cache_dir(cache_dir)
@@ -197,7 +197,16 @@ def build(request: Request, second_order: bool):
             {k: count_ops(raw[k], g) for k, g in groups.items()},
             {k: count_ops(graph, g) for k, g in groups.items()},
         )
-        source = _module_source(request, graph, kernels, second_order, cost, timer)
+        source = scalar_module_source(
+            request.exprs,
+            request.variables,
+            request.constants,
+            request.vector,
+            graph,
+            kernels,
+            second_order,
+            cost,
+        )
         timer.stage("printer")
         return source, graph.digest()
 
@@ -335,104 +344,6 @@ def _check_free_symbols(free, variables, consts) -> None:
             f"free symbol {s} is neither a variable nor a constant; add it to vars or "
             f"give its value with constants={{{s}: ...}}"
         )
-
-
-# ---- module text ---------------------------------------------------------------------------
-
-
-def _module_source(request: Request, graph: Graph, kernels, second_order: bool, cost, timer) -> str:
-    printer = NumbaPrinter(graph)
-    n, m, vector = len(request.variables), len(request.exprs), request.vector
-    names = tuple(str(v) for v in request.variables)
-    meta = "\n".join(
-        [
-            f"N_INPUTS = {n}",
-            f"N_OUTPUTS = {m if vector else None}",
-            f"INPUT_NAMES = {names!r}",
-            f"SECOND_ORDER = {second_order}",
-            f"CHECK_POINT = np.array([{', '.join(literal(c) for c in _check_point(graph, n))}])",
-            f"COST = {cost.to_dict()!r}",
-        ]
-    )
-    exprs = request.exprs
-    signature = f"f({', '.join(names)}) = " + (
-        f"[{', '.join(_brief(e, 200) for e in exprs)}]" if vector else _brief(exprs[0], 400)
-    )
-    if vector:
-        summary, api = (
-            "Defines value(x) -> (m,) and jacobian(x) -> (m, n).",
-            render("vector_api.py.tmpl"),
-        )
-    else:
-        summary = "Defines value(x), grad(x), value_and_grad(x)" + (
-            ", hessian(x) and hvp(x, v)."
-            if second_order
-            else "; hessian and hvp are generated on first use."
-        )
-        api = render(
-            "scalar_api.py.tmpl",
-            second_order_api=render(
-                "hessian_api.py.tmpl" if second_order else "no_hessian_api.py.tmpl"
-            ),
-        )
-    kernel_text = "\n\n\n".join(printer.kernel(k) for k in kernels)
-    return render(
-        "module.py.tmpl",
-        title=("Vector function" if vector else "Scalar function") + " and its derivatives, "
-        "compiled for Numba.",
-        version=__version__,
-        signature=_docstring_safe(signature),
-        summary=summary + "\n",
-        variables=_docstring_safe(", ".join(names)),
-        constants=_docstring_safe(
-            ", ".join(f"{k} = {v!r}" for k, v in request.constants) or "none"
-        ),
-        cost=cost.table(),
-        stage_seconds=STAGE_SECONDS_PLACEHOLDER,
-        meta=meta,
-        helpers=render("helpers.py.tmpl"),
-        kernels=kernel_text,
-        api=api,
-        **requirement_fields(printer.packages),
-    )
-
-
-def _check_point(graph: Graph, n: int) -> np.ndarray:
-    """A point where every output is finite, for the module's self-check."""
-    rng = np.random.default_rng(0)
-    roots = list(graph.output_nodes())
-    candidates = [
-        rng.uniform(0.2, 0.8, n),
-        rng.uniform(-1.0, 1.0, n),
-        rng.uniform(1.0, 2.0, n),
-        rng.uniform(-2.0, -1.0, n),
-    ]
-    for x in candidates:
-        values = evaluate(roots, {"xs": x, "vs": np.zeros(n)})
-        if all(np.all(np.isfinite(v)) for v in values):
-            return np.round(x, 6)
-    return np.round(candidates[0], 6)
-
-
-def _brief(expr: sp.Basic, limit: int) -> str:
-    """str(expr) cut to ``limit`` characters; large trees are not printed at all (SymPy's
-    printer sorts terms and takes seconds on expressions with thousands of nodes)."""
-    text = None
-    if measure([expr]).tree_size <= limit:
-        try:
-            text = str(expr)
-        except RecursionError:  # SymPy's printer recurses: a deep chain of few nodes
-            pass
-    if text is None:
-        return (
-            f"<expression with more than {limit} nodes or too deep to print: "
-            f"{type(expr).__name__} of {len(expr.args)} terms>"
-        )
-    return text if len(text) <= limit else text[: limit - 5] + " ..."
-
-
-def _docstring_safe(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 class Stages:

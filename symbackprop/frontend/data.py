@@ -24,8 +24,32 @@ from ..errors import SymbackpropError
 
 # Names the generated code itself uses for its arrays and helpers.
 RESERVED_NAMES = frozenset(
-    {"xs", "ds", "ss", "vs", "lo", "hi", "np", "nb", "math", "theta", "data", "grad", "hessian",
-     "hvp", "value", "jacobian", "out", "acc", "range", "float", "int", "row", "threads", "os"}
+    {
+        "xs",
+        "ds",
+        "ss",
+        "vs",
+        "lo",
+        "hi",
+        "np",
+        "nb",
+        "math",
+        "theta",
+        "data",
+        "grad",
+        "hessian",
+        "hvp",
+        "value",
+        "jacobian",
+        "out",
+        "acc",
+        "range",
+        "float",
+        "int",
+        "row",
+        "threads",
+        "os",
+    }
 )
 
 
@@ -56,7 +80,9 @@ class Access:
             if level is None:
                 parts.append(str(k))
             else:
-                parts.append(letters[level] + ("" if not k else f"_{'p' if k > 0 else 'm'}{abs(k)}"))
+                parts.append(
+                    letters[level] + ("" if not k else f"_{'p' if k > 0 else 'm'}{abs(k)}")
+                )
         return f"{self.base or 'row'}_{'_'.join(parts)}"
 
     def code(self, variables: Sequence[str]) -> str:
@@ -123,13 +149,21 @@ class DataModel:
     def call_scalars(self) -> tuple[sp.Symbol, ...]:
         """The scalar inputs every kernel reads from ``ds``: scalar data, then lengths, then
         fixed reads of arrays."""
-        return self.scalars + tuple(n.symbol for n in self.lengths) + tuple(
-            s for s, _, _ in self.fixed_reads
+        return (
+            self.scalars
+            + tuple(n.symbol for n in self.lengths)
+            + tuple(s for s, _, _ in self.fixed_reads)
         )
 
 
-def data_model(exprs: Sequence[sp.Expr], params: Sequence[sp.Symbol], data, rows=None,
-               vector: bool = False, constants=()) -> DataModel:
+def data_model(
+    exprs: Sequence[sp.Expr],
+    params: Sequence[sp.Symbol],
+    data,
+    rows=None,
+    vector: bool = False,
+    constants=(),
+) -> DataModel:
     """Read a model over data; every problem is a SymbackpropError naming the culprit.
 
     >>> import sympy as sp
@@ -149,17 +183,22 @@ def data_model(exprs: Sequence[sp.Expr], params: Sequence[sp.Symbol], data, rows
     sums: list[sp.Symbol] = []
     if rows is not None:
         if not isinstance(rows, sp.Symbol):
-            raise SymbackpropError(f"rows must be the index symbol of the rows (e.g. i); got {rows!r}")
+            raise SymbackpropError(
+                f"rows must be the index symbol of the rows (e.g. i); got {rows!r}"
+            )
         if vector:
-            raise SymbackpropError("rows= takes one per-row expression (a residual r_i), not a list")
+            raise SymbackpropError(
+                "rows= takes one per-row expression (a residual r_i), not a list"
+            )
         body = exprs[0]
         if body.atoms(sp.Sum):
             raise SymbackpropError(
                 f"a per-row residual (rows={rows}) cannot contain a Sum yet: {body}"
             )
         length = sp.Symbol(f"N_{rows}", integer=True)
-        reductions.append(_reduction(body, ((rows, sp.S.Zero, length - 1),), body, array_names,
-                                     ndims))
+        reductions.append(
+            _reduction(body, ((rows, sp.S.Zero, length - 1),), body, array_names, ndims)
+        )
         outer: list[sp.Expr] = []
     else:
         outer = []
@@ -187,8 +226,19 @@ def data_model(exprs: Sequence[sp.Expr], params: Sequence[sp.Symbol], data, rows
         if a.name not in ndims:
             raise SymbackpropError(f"data array {a.name} is never read by the expression")
     arrays = tuple(DataArray(a.name, ndims[a.name]) for a in arrays)
-    model = DataModel(params, arrays, scalars, order, tuple(lengths), tuple(fixed),
-                      tuple(reductions), tuple(outer), tuple(sums), vector, rows)
+    model = DataModel(
+        params,
+        arrays,
+        scalars,
+        order,
+        tuple(lengths),
+        tuple(fixed),
+        tuple(reductions),
+        tuple(outer),
+        tuple(sums),
+        vector,
+        rows,
+    )
     _check_symbols(model, constant_symbols)
     return model
 
@@ -208,8 +258,11 @@ def _data_items(data, params):
                 f"data entry {item!r} is not a sympy IndexedBase (an array, read as t[i]) or a "
                 "Symbol (a scalar)"
             )
-        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or (
-            name in RESERVED_NAMES
+        if (
+            not name.isidentifier()
+            or keyword.iskeyword(name)
+            or name.startswith("_")
+            or (name in RESERVED_NAMES)
         ):
             raise SymbackpropError(
                 f"data name {name!r} cannot name an argument of the generated code; rename it"
@@ -243,8 +296,17 @@ def _nests(s: sp.Sum, loops) -> list[tuple[tuple, sp.Expr]]:
     if not s.function.atoms(sp.Sum):
         return [(loops, s.function)]
     out = []
-    for term in sp.Add.make_args(sp.expand(s.function, deep=False, mul=True, multinomial=False,
-                                           power_exp=False, power_base=False, log=False)):
+    for term in sp.Add.make_args(
+        sp.expand(
+            s.function,
+            deep=False,
+            mul=True,
+            multinomial=False,
+            power_exp=False,
+            power_base=False,
+            log=False,
+        )
+    ):
         inner = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
         rest = [f for f in sp.Mul.make_args(term) if not isinstance(f, sp.Sum)]
         if not inner and not term.atoms(sp.Sum):
@@ -300,8 +362,7 @@ def _reduction(body, loops, source, array_names, ndims) -> Reduction:
             access = Access(None, ((level, 0),))
             symbol = accesses.setdefault(access, sp.Dummy(f"{index}_number"))
             body = body.xreplace({index: symbol})
-    return Reduction(tuple(fixed_loops), body, tuple((s, a) for a, s in accesses.items()),
-                     source)
+    return Reduction(tuple(fixed_loops), body, tuple((s, a) for a, s in accesses.items()), source)
 
 
 def _check_bound(bound, index, outer_indices, source) -> None:
@@ -313,8 +374,10 @@ def _check_bound(bound, index, outer_indices, source) -> None:
     if index in bound.free_symbols:
         raise SymbackpropError(f"the bounds of {source} use its own index {index}")
     poly = sp.Poly(bound, *outer_indices) if outer_indices else None
-    if poly is not None and (poly.total_degree() > 1 or any(
-            c not in (0, 1) for c in (poly.coeff_monomial(i) for i in outer_indices))):
+    if poly is not None and (
+        poly.total_degree() > 1
+        or any(c not in (0, 1) for c in (poly.coeff_monomial(i) for i in outer_indices))
+    ):
         raise SymbackpropError(
             f"the bounds of {source} may use an outer index once, as i + k; got {bound}"
         )
@@ -352,10 +415,15 @@ def _lengths(reductions) -> list[Length]:
     found: dict[sp.Symbol, Length] = {}
     for r in reductions:
         for level, (index, lo, hi) in enumerate(r.loops):
-            ties = tuple(dict.fromkeys(
-                (a.base, axis) for _, a in r.accesses if a.base is not None
-                for axis, (lv, _) in enumerate(a.at) if lv == level
-            ))
+            ties = tuple(
+                dict.fromkeys(
+                    (a.base, axis)
+                    for _, a in r.accesses
+                    if a.base is not None
+                    for axis, (lv, _) in enumerate(a.at)
+                    if lv == level
+                )
+            )
             symbols = (lo.free_symbols | hi.free_symbols) - {i for i, _, _ in r.loops}
             for s in sorted(symbols, key=str):
                 if not ties:
@@ -382,7 +450,9 @@ def _fixed_reads(expr, array_names, ndims, fixed) -> sp.Expr:
             )
         where = tuple(_integer(k, read, "an index outside a sum") for k in read.indices)
         if ndims.setdefault(name, len(where)) != len(where):
-            raise SymbackpropError(f"{name} is read with {ndims[name]} and with {len(where)} indices")
+            raise SymbackpropError(
+                f"{name} is read with {ndims[name]} and with {len(where)} indices"
+            )
         for symbol, base, at in fixed:
             if base == name and at == where:
                 break

@@ -309,3 +309,11 @@ def _hinge(Y: Node, S: Node) -> Node:
         lambda s, sc, y: make("max", const(0.0), s - sc + 1.0) * (1.0 - y), S, true_score, Y
     )
     return make("sum_all", margins)
+
+
+def describe(layer) -> str:
+    """A layer as the user would write it (for messages and module headers)."""
+    if isinstance(layer, Maxout):
+        return f"Maxout({layer.units}, pieces={layer.pieces})"
+    act = layer.activation
+    return f"Dense({layer.units}, {shown(act) if isinstance(act, sp.Lambda) else repr(act)})"

@@ -19,6 +19,7 @@ from numba.core import event
 from ..cost import CostReport
 from ..errors import SymbackpropError
 from ..limits import check_dense_hessian, hessian_batch
+from ..printer.module import STAGE_SECONDS_PLACEHOLDER
 from . import files, kernels
 from .cache import Entry
 
@@ -97,9 +98,6 @@ _NDARRAY = np.ndarray
 _F64 = np.dtype(np.float64)
 
 
-# Cached modules must be byte-identical for equal requests (concurrent builds write the same
-# file), so they carry this placeholder; save() writes this process's stage timings instead.
-STAGE_SECONDS_PLACEHOLDER = "written by save() (cached copies leave them out)"
 
 
 def saved_text(module, report: CostReport) -> bytes:

@@ -82,8 +82,10 @@ def prepare_source(model: DataModel) -> str:
     b = Lines()
     b.add("def _prepare(data):")
     with b.indented():
-        b.add('"""The data as the kernels take it: (arrays, ds, bounds); DataError naming the '
-              'array if it does not fit."""')
+        b.add(
+            '"""The data as the kernels take it: (arrays, ds, bounds); DataError naming the '
+            'array if it does not fit."""'
+        )
         b.add(f"{_tuple(model.order)} = data")
         for name in model.order:
             if name in arrays:
@@ -143,8 +145,10 @@ def layout_source(model: DataModel) -> str:
                 b.add(f"{first}, {end} = _span({lo}, {hi}, {', '.join(coefficients)})")
             elif kind == "reads":
                 base, axis, first, end, offset, _ = args
-                b.add(f"if {end} > {first} and ({first} + {offset} < 0 or "
-                      f"{end} - 1 + {offset} >= {base}.shape[{axis}]):")
+                b.add(
+                    f"if {end} > {first} and ({first} + {offset} < 0 or "
+                    f"{end} - 1 + {offset} >= {base}.shape[{axis}]):"
+                )
                 b.add("    return bad")
             else:
                 base, axis, k, _ = args

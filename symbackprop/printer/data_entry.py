@@ -29,7 +29,9 @@ def entry_source(order: tuple[str, ...], arrays: tuple[str, ...], sums: int) -> 
     for name, suffix, stores, result in ENTRIES:
         b = Lines()
         b.add('@nb.njit(cache=CACHE, error_model="numpy")')
-        args = f"xs, {call_data}" + ("g" if result == "grad" else "H" if result == "hessian" else "")
+        args = f"xs, {call_data}" + (
+            "g" if result == "grad" else "H" if result == "hessian" else ""
+        )
         b.add(f"def {name}({args.rstrip(', ')}):")
         with b.indented():
             b.add(f'"""{result}: one call for data below the threaded size; (ok, value)."""')
@@ -43,8 +45,10 @@ def entry_source(order: tuple[str, ...], arrays: tuple[str, ...], sums: int) -> 
                 b.add("Hs = np.zeros((N_SUMS, N_PARAMS, N_PARAMS))")
             for k in range(sums):
                 extra = "".join(f", {s.format(k=k)}" for s in stores)
-                b.add(f"ss[{k}] = _sum{k}_{suffix}(xs, ds, {call_arrays}bounds[{k}, 0], "
-                      f"bounds[{k}, 1]{extra})")
+                b.add(
+                    f"ss[{k}] = _sum{k}_{suffix}(xs, ds, {call_arrays}bounds[{k}, 0], "
+                    f"bounds[{k}, 1]{extra})"
+                )
             if result == "value":
                 b.add("return True, _outer_value(xs, ss, ds)")
             else:

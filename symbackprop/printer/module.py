@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import SymbackpropError
+from ..limits import measure
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,32 @@ def generator_digest() -> str:
         h.update(str(path.relative_to(path.parent.parent)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+# Cached modules must be byte-identical for equal requests (concurrent builds write the same
+# file), so they carry this placeholder; save() writes this process's stage timings instead.
+STAGE_SECONDS_PLACEHOLDER = "written by save() (cached copies leave them out)"
+
+
+def brief(expr, limit: int) -> str:
+    """str(expr) cut to ``limit`` characters; large trees are not printed at all (SymPy's
+    printer sorts terms and takes seconds on expressions with thousands of nodes)."""
+    text = None
+    if measure([expr]).tree_size <= limit:
+        try:
+            text = str(expr)
+        except RecursionError:  # SymPy's printer recurses: a deep chain of few nodes
+            pass
+    if text is None:
+        return (
+            f"<expression with more than {limit} nodes or too deep to print: "
+            f"{type(expr).__name__} of {len(expr.args)} terms>"
+        )
+    return text if len(text) <= limit else text[: limit - 5] + " ..."
+
+
+def docstring_safe(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 # Packages a generated module may need beyond numpy and numba, and why (its header says so).

@@ -185,8 +185,9 @@ class NumbaPrinter:
         it; each level's reads and the values depending on them inside it; the sums (+=) or
         per-row stores in the innermost level."""
         loop = spec.loop
-        depth = {n: loop.read_levels[n.attr[1]] for n in order
-                 if n.op == "input" and n.attr[0] == ROW}
+        depth = {
+            n: loop.read_levels[n.attr[1]] for n in order if n.op == "input" and n.attr[0] == ROW
+        }
         for node in order:
             if node not in depth and node.args:
                 levels = [depth[a] for a in node.args if a in depth]
@@ -472,7 +473,9 @@ class NumbaPrinter:
                 elif loop.accumulate:  # a local sum, stored once after the loop (_loop)
                     lines.append(f"{_accumulator(name, pos)} += {{}}")
                 else:
-                    lines.append(f"{name}[{', '.join([f'{loop.row} - lo'] + [at] * bool(at))}] = {{}}")
+                    lines.append(
+                        f"{name}[{', '.join([f'{loop.row} - lo'] + [at] * bool(at))}] = {{}}"
+                    )
         return pending
 
 
