@@ -921,7 +921,7 @@ def table_compile(s: Session) -> dict:
         "\n  Each process is a fresh `python -c` (sys.executable) with the same thread "
         "settings; process 1 starts from an\n  empty cache folder (SymPy + printer + "
         "write/import in net.compile(), Numba's cold compile in the 1st call);\n  process 2 "
-        "loads the module from the cache and Numba's object code from its __pycache__."
+        "loads the module from the cache and Numba's object code from the cache's kernels/ folder."
     )
 
     # Source size vs depth/width: symbolic only (no Numba).
