@@ -11,7 +11,7 @@ import click
 
 from ..errors import SymbackpropError
 from .group import Command
-from .inputs import JSON, WRT, assignments, formulas
+from .inputs import DATA, JSON, WRT, assignments, data_items, formulas
 from .output import echo_json
 
 OUTPUT = click.option(
@@ -33,19 +33,36 @@ OUTPUT = click.option(
     metavar="a=1.5,...",
     help="Values folded into the code for symbols that are not variables.",
 )
+@DATA
+@click.option(
+    "--rows",
+    default=None,
+    metavar="i",
+    help="With --data: EXPR is a per-row residual r_i (no sum); the module's value is the (N,) "
+    "residuals and jacobian the (N, P) Jacobian.",
+)
 @OUTPUT
 @JSON
-def compile_command(exprs, wrt, consts, output, as_json) -> None:
+def compile_command(exprs, wrt, consts, data, rows, output, as_json) -> None:
     """Write a standalone module (needs only numpy and numba) for EXPRS: value, grad,
     value_and_grad, hessian and hvp; jacobian too for several EXPRS (a vector function).
+    With --data, a model over data: the functions take (theta, data...), theta the --wrt
+    parameters in order, and `python MODULE` checks them on generated data.
 
     \b
       symbackprop compile "exp(x) sin(y) + log(1 + e^y)" --wrt x,y -o my_gradient.py
+      symbackprop compile "sum((y[i] - a exp(-b t[i]))^2, i)" --data t,y --wrt a,b -o fit.py
+      symbackprop compile "y[i] - a exp(-b t[i])" --data t,y --rows i -o residuals.py
     """
     from ..pipeline import compile
 
     # Values stay SymPy numbers here: compile() turns them into floats, naming a bad one.
     constants = assignments(consts, "--const")
+    if rows is not None and not data:
+        raise click.UsageError("--rows needs --data: the arrays the rows index")
+    if data:
+        _compile_data(exprs, wrt, constants, data, rows, output, as_json)
+        return
     fs, variables = formulas(exprs, wrt, what="EXPRS", named=tuple(constants))
     if not wrt:  # by default the constants' symbols are not variables
         variables = [v for v in variables if v.name not in constants]
@@ -78,6 +95,68 @@ def compile_command(exprs, wrt, consts, output, as_json) -> None:
         click.echo("constants: " + ", ".join(f"{k} = {v:g}" for k, v in constants.items()))
     click.echo(f"wrote {path} ({lines} lines): defines {', '.join(functions)}")
     click.echo(f"`python {path.name}` checks its derivatives against central differences")
+
+
+def _compile_data(exprs, wrt, constants, data, rows, output, as_json) -> None:
+    """compile with --data: sb.compile(f, params, data=[...], rows=...) and its module saved."""
+    import sympy as sp
+
+    from ..pipeline import compile
+
+    fs, params = formulas(exprs, wrt, what="EXPRS", named=tuple(constants), data=data)
+    if not wrt:
+        params = [v for v in params if v.name not in constants]
+        if not params:
+            raise SymbackpropError("the model has no parameters: nothing to differentiate")
+    items = data_items(fs, data)
+    unknown = sorted(set(constants) - {s.name for f in fs for s in f.free_symbols})
+    if unknown:
+        raise SymbackpropError(f"--const {', '.join(unknown)}: not a symbol of the formula")
+    index = None
+    if rows is not None:
+        if len(fs) > 1:
+            raise SymbackpropError("--rows takes one per-row formula (a residual r_i)")
+        index = sp.Symbol(rows.strip(), integer=True)  # the parser's index symbols are integers
+        if index not in fs[0].free_symbols and not fs[0].has(sp.Sum):  # compile names a Sum
+            raise SymbackpropError(
+                f"--rows {rows}: the formula reads no data at {rows} (t[{rows}])"
+            )
+    fn = compile(fs if len(fs) > 1 else fs[0], params, constants or None, data=items, rows=index)
+    constants = {k: float(v) for k, v in constants.items()}
+    path = fn.save(output)
+    if fn.is_vector:
+        functions = ["value", "jacobian"]
+    else:
+        functions = ["value", "grad", "value_and_grad", "hessian", "hvp"]
+    functions = _defined(path, functions)
+    lines = path.read_text(encoding="utf-8").count("\n")
+    arrays = [str(d) for d in items if isinstance(d, sp.IndexedBase)]
+    scalars = [str(d) for d in items if not isinstance(d, sp.IndexedBase)]
+    kind = "residuals" if index is not None else "vector" if len(fs) > 1 else "scalar"
+    if as_json:
+        echo_json({
+            "path": str(path),
+            "functions": functions,
+            "parameters": [v.name for v in params],
+            "data": [str(d) for d in items],
+            "arrays": arrays,
+            "scalars": scalars,
+            "rows": rows,
+            "kind": kind,
+            "constants": constants,
+            "outputs": len(fs),
+            "lines": lines,
+        })  # fmt: skip
+        return
+    what = {"residuals": f"residuals r_{rows}", "vector": "vector model", "scalar": "model"}[kind]
+    formula = ", ".join(str(f) for f in fs)
+    click.echo(f"{what} {formula} of ({', '.join(v.name for v in params)})")
+    shown = [f"{n}[i]" for n in arrays] + scalars
+    click.echo(f"data: {', '.join(shown)} (given at call time, in this order after theta)")
+    if constants:
+        click.echo("constants: " + ", ".join(f"{k} = {v:g}" for k, v in constants.items()))
+    click.echo(f"wrote {path} ({lines} lines): defines {', '.join(functions)}")
+    click.echo(f"`python {path.name}` checks its derivatives on generated data")
 
 
 @click.command(name="compile-net", cls=Command)
