@@ -76,6 +76,13 @@ def test_parser_reads_indexed_data_and_sums(text, expected):
     assert numeric(got) == pytest.approx(numeric(expected))
 
 
+def test_parser_reads_nested_sums_with_an_inner_bound_on_the_outer_index():
+    j = sp.Symbol("j", integer=True)
+    got = parse("sum(sum(t[j] t[i], j, 0, i), i)", [a], data=["t"])
+    assert got == sp.Sum(sp.Sum(t[j] * t[i], (j, 0, i)), (i, 0, N - 1))
+    assert got.limits == ((j, 0, i), (i, 0, N - 1))  # inner first, its bound the outer index
+
+
 def test_parser_length_symbol_is_one_integer_symbol():
     e = parse("sum(t[i], i) / N + N", allow_new=True, data=["t"])
     assert [s for s in e.free_symbols if isinstance(s, sp.Symbol) and s.name == "N"] == [N]
@@ -294,6 +301,20 @@ def test_check_derivative_over_data_finds_wrong_claims(f, wrt, claimed, wrong, r
     np.testing.assert_allclose(np.ravel(r.expected_value), got_e, rtol=1e-9)
     np.testing.assert_allclose(np.ravel(r.claimed_value), got_c, rtol=1e-9)
     assert np.any(np.abs(got_e - got_c) > 1e-6 * np.maximum(1, np.abs(got_e)))
+
+
+def test_check_derivative_of_a_double_sum():
+    # d/da sum_i sum_j (t_i - t_j - a)^2 = 2 N^2 a: the data cancels, which only numbers show
+    f = parse("sum(sum((t[i] - t[j] - a)^2, j), i)", [a], data=["t"])
+    right = sb.check_derivative(f, a, "2 N^2 a")
+    assert right.ok and right.evidence == "numeric", str(right)
+    assert sb.check_derivative(f, a, "-2 sum(sum(t[i] - t[j] - a, j), i)").ok
+    wrong = sb.check_derivative(f, a, "2 N a")
+    assert not wrong.ok and wrong.counterexample[N] == 2
+    x = wrong.counterexample[a]
+    assert wrong.expected_value == pytest.approx(8 * x) and wrong.claimed_value == pytest.approx(
+        4 * x
+    )
 
 
 def test_check_derivative_over_data_refuses_a_free_row_index_in_the_claim():
