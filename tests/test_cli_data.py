@@ -315,3 +315,66 @@ def test_grad_and_hessian_with_data_are_sums():
     r = cli("hessian", "sum((y[i] - a t[i])^2, i) / N", "--data", "t,y", "--wrt", "a", "--json")
     assert r.exit_code == 0, r.stderr
     assert "Sum" in r.stdout and "/N" in r.stdout.replace(" ", "")
+
+
+# ---- compile --check-with FILE --at ... ------------------------------------------------------
+
+
+def test_check_with_csv_prints_value_and_gradient(tmp_path, decay):
+    t, y = _data(6, seed=5)
+    table = tmp_path / "decay.csv"
+    table.write_text(
+        "y,t\n" + "".join(f"{float(b)!r},{float(a)!r}\n" for a, b in zip(t, y)), encoding="utf-8"
+    )
+    out = tmp_path / "m.py"
+    r = cli("compile", DECAY, "--data", "t,y", "--wrt", "a,b", "-o", out,
+            "--check-with", table, "--at", "a=1.5,b=1/2", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    check = json.loads(r.stdout)["check"]
+    assert check["rows"] == 6 and check["at"] == {"a": 1.5, "b": 0.5}
+    res = y - 1.5 * np.exp(-0.5 * t)
+    assert check["value"] == pytest.approx(np.sum(res**2), rel=1e-12)
+    grad = [-2 * np.sum(res * np.exp(-0.5 * t)), 3.0 * np.sum(res * t * np.exp(-0.5 * t))]
+    np.testing.assert_allclose(check["grad"], grad, rtol=1e-12)
+    text = cli("compile", DECAY, "--data", "t,y", "--wrt", "a,b", "-o", out,
+               "--check-with", table, "--at", "a=1.5,b=1/2")  # fmt: skip
+    assert "on " in text.stdout and "(6 rows) at a = 1.5, b = 0.5" in text.stdout
+    assert "grad = [" in text.stdout
+
+
+def test_check_with_npz_gives_the_jacobian_of_residuals(tmp_path, residuals):
+    t, y = _data(5, seed=6)
+    archive = tmp_path / "obs.npz"
+    np.savez(archive, t=t, y=y, unused=np.zeros(2))
+    r = cli("compile", RESIDUAL, "--data", "t,y", "--rows", "i", "-o", tmp_path / "r.py",
+            "--check-with", archive, "--at", "a=2,b=0.3,c=0.1", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    check = json.loads(r.stdout)["check"]
+    np.testing.assert_allclose(check["value"], y - 2 * np.exp(-0.3 * t) - 0.1, rtol=1e-12)
+    J = np.array(check["jacobian"])
+    exact = np.stack([-np.exp(-0.3 * t), 2 * t * np.exp(-0.3 * t), -np.ones(5)], axis=1)
+    np.testing.assert_allclose(J, exact, rtol=1e-12)
+
+
+def test_check_with_refuses_bad_input_and_writes_nothing(tmp_path, decay):
+    out = tmp_path / "m.py"
+    table = tmp_path / "d.csv"
+    table.write_text("t,y\n0,1\n1,0.5\n", encoding="utf-8")
+    uneven = tmp_path / "uneven.npz"
+    np.savez(uneven, t=np.zeros(3), y=np.zeros(4))
+    base = ("compile", DECAY, "--data", "t,y", "--wrt", "a,b", "-o", out)
+    unusable(cli(*base, "--check-with", table, "--at", "a=1"), "--at values for b")
+    unusable(cli(*base, "--check-with", table, "--at", "a=1,b=2,q=3"), "--at q")
+    unusable(cli(*base, "--check-with", tmp_path / "none.csv", "--at", "a=1,b=2"), "none.csv")
+    bad = tmp_path / "d.txt"
+    bad.write_text("t,y\n", encoding="utf-8")
+    unusable(cli(*base, "--check-with", bad, "--at", "a=1,b=2"), ".npz or a .csv")
+    other = tmp_path / "other.csv"
+    other.write_text("t,z\n0,1\n", encoding="utf-8")
+    unusable(cli(*base, "--check-with", other, "--at", "a=1,b=2"), "no column y", "t, z")
+    unusable(cli(*base, "--check-with", uneven, "--at", "a=1,b=2"), "y")
+    assert not out.exists()
+    r = cli(*base, "--at", "a=1,b=2")
+    assert r.exit_code == 2 and "--at gives the point for --check-with" in r.stderr
+    r = cli("compile", "x^2", "-o", out, "--check-with", table)
+    assert r.exit_code == 2 and "--check-with and --at are for a model over data" in r.stderr
