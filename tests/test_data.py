@@ -76,29 +76,30 @@ MODELS = {
     for m in (
         Model("exp_fit", sp.Sum((y[i] - a * sp.exp(-b * t[i]) - c) ** 2, (i, 0, N - 1)), (t, y)),
         Model(
-            "smooth_outer",
-            sp.log(1 + sp.Sum(SMOOTH_BODY, (i, 0, N - 1))) + s * a**2 * sb.sigmoid(b),
+            "smooth_nested",  # smooth rows, rows x columns (j used as a number), scalar data
+            sp.log(
+                1 + sp.Sum(SMOOTH_BODY, (i, 0, N - 1))
+                + c**2 * sp.Sum(sp.Sum((X[i, j] - a * t[i] - b * j) ** 2, (j, 0, M - 1)),
+                                (i, 0, N - 1))
+            )
+            + s * a**2 * sb.sigmoid(b),
             (t, y, X, s),
+            sizes=(0, 1, 3),
         ),
         Model(
-            "offsets_fixed",
+            "offsets_sums",  # t[i + 1], fixed reads t[0] and y[0], several sums, / N
             sp.Sum(
                 (t[i + 1] - t[i]) * sb.sigmoid(a * y[i] - b) + (y[i + 1] - c * t[i]) ** 3,
                 (i, 0, N - 2),
             )
             * sp.exp(-t[0] * a)
-            + c**2 * y[0],
-            (t, y),
-            min_rows=1,
-        ),
-        Model(
-            "several_sums",
-            sp.Sum(sp.exp(a * t[i]), (i, 0, N - 1))
+            + c**2 * y[0]
+            + sp.Sum(sp.exp(a * t[i]), (i, 0, N - 1))
             * sp.Sum(y[i] ** 2 * sp.cos(b * t[i]) + c * X[i, 2], (i, 0, N - 1))
-            / N
-            + sp.Sum((a - b * y[i]) ** 2, (i, 0, N - 1)) ** 2,
+            / N,
             (X, t, y),
-            min_rows=1,  # / N
+            min_rows=1,  # t[0], and / N
+            sizes=(1, 2, 4, 6),
         ),
         Model(
             "piecewise",
@@ -118,15 +119,6 @@ MODELS = {
             sizes=(0, 1, 2, 4),
         ),
         Model(
-            "rows_columns",  # rows times columns, the column number j used as a number
-            sp.log(
-                1 + sp.Sum(sp.Sum((X[i, j] - a * t[i] - b * j) ** 2, (j, 0, M - 1)) * c**2,
-                           (i, 0, N - 1))
-            ),
-            (t, X),
-            sizes=(0, 1, 3),
-        ),
-        Model(
             "residuals",
             y[i] - a * sp.exp(-b * t[i]) - c * sp.tanh(s * X[i, 1]) + sp.Abs(t[i] - a) * b,
             (t, y, X, s),
@@ -141,10 +133,7 @@ MODELS = {
         ),
     )
 }
-SCALAR_MODELS = [
-    "exp_fit", "smooth_outer", "offsets_fixed", "several_sums", "piecewise", "pairs",
-    "rows_columns",
-]
+SCALAR_MODELS = ["exp_fit", "smooth_nested", "offsets_sums", "piecewise", "pairs"]
 
 
 @functools.cache
@@ -443,7 +432,7 @@ def test_lengths_that_disagree_name_the_index_the_arrays_and_the_lengths():
         assert "index i" in msg and "t has 5 rows" in msg and "y has 4" in msg, (name, msg)
     # a 2-D array tied to 1-D ones by the same index (its rows)
     with pytest.raises(sb.SymbackpropError, match=r"X.*5.*y.*4|y.*4.*X.*5|X has 5.*y has 4"):
-        compiled("several_sums")(THETA, X=X5, t=T5, y=Y5[:4])
+        compiled("offsets_sums")(THETA, X=X5, t=T5, y=Y5[:4])
     with pytest.raises(sb.SymbackpropError, match=r"(t|X) has 5 rows and y has 6"):
         compiled("residuals").jacobian(THETA, t=T5, y=np.ones(6), X=X5, s=0.5)
 
@@ -464,7 +453,7 @@ def test_missing_extra_and_doubled_data_at_call_time():
 
 
 def test_wrong_number_of_dimensions_names_the_array_and_its_shape():
-    fn = compiled("smooth_outer")
+    fn = compiled("smooth_nested")
     good = {"t": T5, "y": Y5, "X": X5, "s": 0.5}
     for name, bad, want in (
         ("t", T5.reshape(5, 1), r"data t must be 1-D \(read as t\[i\]\); got shape \(5, 1\)"),
@@ -479,7 +468,7 @@ def test_wrong_number_of_dimensions_names_the_array_and_its_shape():
         fn(THETA, **{**good, "X": X5[:, :1]})
     # a fixed read t[0] of an empty t
     with pytest.raises(sb.SymbackpropError, match=r"t\[0\] reads row 0 of t, which has 0"):
-        compiled("offsets_fixed")(THETA, t=np.zeros(0), y=np.zeros(0))
+        compiled("offsets_sums")(THETA, X=np.zeros((0, 3)), t=np.zeros(0), y=np.zeros(0))
 
 
 @pytest.mark.parametrize(
@@ -547,13 +536,13 @@ def test_nan_in_the_data_gives_nan_out():
         assert np.isnan(pw(THETA, **data)), name
         assert np.isnan(pw.grad(THETA, **data)).any(), name
     # a NaN scalar datum
-    assert np.isnan(compiled("smooth_outer")(THETA, t=T5, y=Y5, X=X5, s=np.nan))
+    assert np.isnan(compiled("smooth_nested")(THETA, t=T5, y=Y5, X=X5, s=np.nan))
     r = compiled("residuals")(THETA, t=T5, y=y_nan, X=X5, s=0.3)
     assert np.isnan(r[2]) and np.all(np.isfinite(np.delete(r, 2)))
 
 
 def test_data_by_position_and_by_keyword_give_the_same_numbers():
-    fn = compiled("smooth_outer")
+    fn = compiled("smooth_nested")
     kw = {"t": T5, "y": Y5, "X": X5, "s": 0.5}
     pos = (T5, Y5, X5, 0.5)
     shuffled = {"s": 0.5, "X": X5, "t": T5, "y": Y5}
@@ -630,7 +619,7 @@ SAVED_CHILD = BLOCK + textwrap.dedent("""
         out["hvp"] = m.hvp(theta, v, *data)
     out["sample_value"] = np.asarray(m.value(theta, *m.sample_data()))
     try:
-        m.value(theta, *[d[:-1] if np.ndim(d) else d for d in data[:1]], *data[1:])
+        m.value(theta, *[d[:-1] if n == "t" else d for n, d in zip(names, data)])
         out["error"] = np.array("none")
     except m.DataError as exc:
         out["error"] = np.array(("ValueError " if isinstance(exc, ValueError) else "") + str(exc))
@@ -658,7 +647,7 @@ def saved(tmp_path_factory):
     (root / "child.py").write_text(SAVED_CHILD)
     rng = np.random.default_rng(5)
     out = {}
-    for name, kind in (("offsets_fixed", "scalar"), ("residuals", "rows")):
+    for name, kind in (("offsets_sums", "scalar"), ("residuals", "rows")):
         fn = compiled(name)
         path = fn.save(root / f"{name}_model.py")
         data = make_data(MODELS[name], 6, 21)
@@ -680,7 +669,7 @@ def saved(tmp_path_factory):
 
 
 def test_saved_scalar_module_gives_the_in_process_numbers(saved):
-    s = saved["offsets_fixed"]
+    s = saved["offsets_sums"]
     fn, got, theta, data = s["fn"], s["got"], s["theta"], s["data"]
     assert json.loads(str(got["forbidden_loaded"])) == []
     np.testing.assert_allclose(got["value"], fn(theta, **data), rtol=1e-13)
@@ -690,12 +679,13 @@ def test_saved_scalar_module_gives_the_in_process_numbers(saved):
                       ("hvp", fn.hvp(theta, s["v"], **data))):
         np.testing.assert_allclose(got[key], want, rtol=1e-13, atol=1e-14, err_msg=key)
     # and those numbers are SymPy's
-    want = oracle("offsets_fixed", 6)(theta, data)
+    want = oracle("offsets_sums", 6)(theta, data)
     close(got["hessian"], want["hessian"], "saved hessian vs sympy")
     assert np.isfinite(got["sample_value"])
     # a wrong length is the module's DataError (a ValueError) naming the array
-    error = str(got["error"])  # the child gave t one row fewer than y
-    assert error.startswith("ValueError") and re.search(r"ties t and y, but t has 5 rows", error)
+    error = str(got["error"])  # the child gave t one row fewer than X and y
+    assert error.startswith("ValueError"), error
+    assert re.search(r"ties (t and \w|\w and t), but .*t has 5", error), error
 
 
 def test_saved_residual_module_gives_the_in_process_numbers(saved):
@@ -711,7 +701,7 @@ def test_saved_residual_module_gives_the_in_process_numbers(saved):
     assert re.search(r"ties (t and \w|\w and t), but .*t has 5", error), error
 
 
-@pytest.mark.parametrize("name", ["offsets_fixed", "residuals"])
+@pytest.mark.parametrize("name", ["offsets_sums", "residuals"])
 def test_running_the_saved_module_self_checks_and_exits_0(saved, name):
     root = saved["root"]
     blocker = root / "blocker"
