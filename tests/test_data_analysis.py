@@ -327,3 +327,62 @@ def test_check_derivative_over_data_refuses_an_index_as_variable():
         sb.check_derivative(sp.Sum(a * t[i], (i, 0, N - 1)) / N, N, "0")
     with pytest.raises(sb.SymbackpropError, match="not declared as data"):
         sb.check_derivative("sum(t[i] a, i)", a, "sum(t[i], i)")
+
+
+# ---- the parser against SymPy, on random formulas over data ----------------------------------
+
+_LEAVES = [
+    ("a", a), ("b", b), ("2", sp.Integer(2)), ("3", sp.Integer(3)), ("i", i),
+    ("t[i]", t[i]), ("t[i + 1]", t[i + 1]), ("y[i - 2]", y[i - 2]), ("X[i, 1]", X[i, 1]),
+    ("t[0]", t[0]),
+]  # fmt: skip
+_BINARY = [
+    ("({}) + ({})", lambda u, v: u + v),
+    ("({}) - ({})", lambda u, v: u - v),
+    ("({}) * ({})", lambda u, v: u * v),
+    ("({}) / ({})", lambda u, v: u / v),
+]
+_UNARY = [
+    ("exp({})", sp.exp), ("log({})", sp.log), ("sin({})", sp.sin), ("({})^2", lambda u: u**2),
+    ("-({})", lambda u: -u),
+]  # fmt: skip
+
+
+def _formulas():
+    from hypothesis import strategies as st
+
+    leaf = st.sampled_from(_LEAVES)
+
+    def extend(children):
+        binary = st.tuples(st.sampled_from(_BINARY), children, children).map(
+            lambda p: (p[0][0].format(p[1][0], p[2][0]), p[0][1](p[1][1], p[2][1]))
+        )
+        unary = st.tuples(st.sampled_from(_UNARY), children).map(
+            lambda p: (p[0][0].format(p[1][0]), p[0][1](p[1][1]))
+        )
+        return binary | unary
+
+    body = st.recursive(leaf, extend, max_leaves=6)
+    bounds = st.sampled_from([("", (0, N - 1)), (", 1, N - 2", (1, N - 2)), (", 0, 4", (0, 4))])
+    summed = st.tuples(body, bounds).map(
+        lambda p: (f"sum({p[0][0]}, i{p[1][0]})", sp.Sum(p[0][1], (i, *p[1][1])))
+    )
+    outer = st.sampled_from([("{}", lambda s: s), ("({}) / N", lambda s: s / N),
+                             ("log({}) + a", lambda s: sp.log(s) + a)])  # fmt: skip
+    return st.tuples(outer, summed).map(lambda p: (p[0][0].format(p[1][0]), p[0][1](p[1][1])))
+
+
+def test_parser_reads_random_formulas_over_data_as_sympy_builds_them():
+    from hypothesis import given
+
+    @given(_formulas())
+    def check(pair):
+        text, expected = pair
+        try:
+            got = parse(text, [a, b], data=["t", "y", "X"])
+        except sb.SymbackpropError as error:  # only SymPy's own refusals (log(0), 1/0, ...)
+            assert expected.has(sp.zoo, sp.nan, sp.oo), f"{text}: {error}"
+            return
+        assert got == expected, text
+
+    check()
