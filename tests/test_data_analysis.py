@@ -386,3 +386,12 @@ def test_parser_reads_random_formulas_over_data_as_sympy_builds_them():
         assert got == expected, text
 
     check()
+
+
+def test_latex_reads_data_brackets_and_points_sums_to_the_plain_syntax():
+    got = parse(r"\frac{t[i + 1] - t[i]}{2} + [a + 1]^2", [a], latex=True, data=["t"])
+    assert got == (t[i + 1] - t[i]) / 2 + (a + 1) ** 2
+    # brackets after anything else are still parentheses in LaTeX
+    assert parse(r"b[1 + a]", [a, b], latex=True) == b * (1 + a)
+    with pytest.raises(sb.SymbackpropError, match=r"plain syntax, sum\(body, i\)"):
+        parse(r"\sum_{i} t[i]", [a], latex=True, data=["t"])
