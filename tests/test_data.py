@@ -421,6 +421,7 @@ def test_an_out_of_range_read_is_refused_before_numba_runs(ahead):
     # the same model on no rows reads nothing: the empty sum
     assert ahead([0.7], t=np.zeros(0)) == 0.0
     np.testing.assert_array_equal(ahead.grad([0.7], t=np.zeros(0)), [0.0])
+    assert any(d.signatures for d in _dispatchers(ahead)), "a valid call does enter Numba"
 
 
 def test_lengths_that_disagree_name_the_index_the_arrays_and_the_lengths():
@@ -467,7 +468,7 @@ def test_wrong_number_of_dimensions_names_the_array_and_its_shape():
     with pytest.raises(sb.SymbackpropError, match=r"X\[i, 1\] reads column 1 of X, which has 1"):
         fn(THETA, **{**good, "X": X5[:, :1]})
     # a fixed read t[0] of an empty t
-    with pytest.raises(sb.SymbackpropError, match=r"t\[0\] reads row 0 of t, which has 0"):
+    with pytest.raises(sb.SymbackpropError, match=r"(t|y)\[0\] reads row 0 of (t|y), which has 0"):
         compiled("offsets_sums")(THETA, X=np.zeros((0, 3)), t=np.zeros(0), y=np.zeros(0))
 
 
@@ -498,6 +499,32 @@ def test_wrong_number_of_dimensions_names_the_array_and_its_shape():
 def test_models_that_cannot_be_compiled_are_refused_by_name(expr, data, want):
     with pytest.raises(sb.SymbackpropError, match=want):
         sb.compile(expr, [a, b], data=data)
+
+
+HASH_SEED_PROBE = textwrap.dedent("""
+    import sympy as sp
+    from symbackprop.frontend.data import data_model
+    from symbackprop.printer.data_checks import prepare_source
+    i, N = sp.Symbol("i", integer=True), sp.Symbol("N", integer=True)
+    t, y, a = sp.IndexedBase("t"), sp.IndexedBase("y"), sp.Symbol("a")
+    f = sp.Sum(a * t[i], (i, 0, N - 1)) * t[0] + y[0] + t[1] * y[1] * a
+    print(prepare_source(data_model([f], [a], [t, y])))
+""")
+
+
+def test_the_generated_data_checks_do_not_depend_on_the_hash_seed():
+    """Fixed reads (t[0], y[1]) come out in one order whatever PYTHONHASHSEED is: the module's
+    source (and which misfit read an error names first) must not change between processes."""
+    import os
+
+    sources = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-c", HASH_SEED_PROBE], env=env, check=False,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        sources.add(proc.stdout)
+    assert len(sources) == 1, "\n----\n".join(sorted(sources))
 
 
 def test_a_sum_inside_a_per_row_residual_is_refused():
@@ -559,6 +586,28 @@ def test_data_by_position_and_by_keyword_give_the_same_numbers():
     r = compiled("residuals")
     np.testing.assert_array_equal(r.jacobian(THETA, T5, Y5, X5, 0.5), r.jacobian(THETA, **kw))
     np.testing.assert_array_equal(r(THETA, T5, Y5, X=X5, s=0.5), r(THETA, **kw))
+
+
+def test_data_layouts_give_the_same_numbers():
+    """Fortran-ordered, strided, sliced, list, integer and 0-d data: converted, same numbers."""
+    fn = compiled("smooth_nested")
+    rng = np.random.default_rng(3)
+    Xf = np.asfortranarray(rng.uniform(-1, 1, (6, 3)))
+    tt, yy = rng.uniform(-1, 1, 12), rng.uniform(-1, 1, 6)
+    base = {"t": tt[::2].copy(), "y": yy, "X": np.ascontiguousarray(Xf), "s": 2.0}
+    counted = {**base, "t": np.arange(6.0)}
+    cases = (
+        ("Fortran X", {**base, "X": Xf}, base),
+        ("strided t", {**base, "t": tt[::2]}, base),
+        ("a slice of a wider X", {**base, "X": np.hstack([Xf, np.ones((6, 2))])[:, :3]}, base),
+        ("y as a list", {**base, "y": list(yy)}, base),
+        ("s as an int", {**base, "s": 2}, base),
+        ("s as a 0-d array", {**base, "s": np.array(2.0)}, base),
+        ("integer t", {**base, "t": np.arange(6)}, counted),
+    )
+    for what, data, same in cases:
+        for method in (fn, fn.grad, fn.hessian):
+            close(method(THETA, **data), method(THETA, **same), what, rtol=1e-14)
 
 
 def test_one_module_serves_ten_rows_and_a_million():
