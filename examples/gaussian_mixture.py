@@ -23,9 +23,10 @@ l2 = -sp.log(1 + sp.exp(z)) - s2 - (x[i] - m2) ** 2 * sp.exp(-2 * s2) / 2
 # components gives a finite value (the plain form underflows to log(0)). The gradient of the
 # factored max cancels exactly, so derivatives are those of the plain form.
 M = sp.Max(l1, l2)
-nll = sp.Sum(-(M + sp.log(sp.exp(l1 - M) + sp.exp(l2 - M))), (i, 0, N - 1)) + N * sp.log(
-    2 * sp.pi
-) / 2
+nll = (
+    sp.Sum(-(M + sp.log(sp.exp(l1 - M) + sp.exp(l2 - M))), (i, 0, N - 1))
+    + N * sp.log(2 * sp.pi) / 2
+)
 fn = sb.compile(nll, [z, m1, m2, s1, s2], data=[x])
 
 
@@ -56,8 +57,10 @@ print(f"NLL at x0 = {fn(x0, x=xs):.6f} (NumPy logaddexp: {nll_numpy(x0, xs):.6f}
 print(f"NLL far from the data = {fn(far, x=xs):.6e} (NumPy logaddexp: {nll_numpy(far, xs):.6e})")
 
 print(f"\n2-component Gaussian mixture, {n} samples, from x0 = {x0}")
-print(f"  truth:        w = {truth['w']:.4f}, m1 = {truth['m1']:.4f}, m2 = {truth['m2']:.4f}, "
-      f"sigma1 = {truth['sigma1']:.4f}, sigma2 = {truth['sigma2']:.4f}")
+print(
+    f"  truth:        w = {truth['w']:.4f}, m1 = {truth['m1']:.4f}, m2 = {truth['m2']:.4f}, "
+    f"sigma1 = {truth['sigma1']:.4f}, sigma2 = {truth['sigma2']:.4f}"
+)
 fits = {}
 for method, derivatives in [
     ("trust-exact", dict(jac=fn.grad, hess=fn.hessian)),
@@ -66,9 +69,11 @@ for method, derivatives in [
     r = minimize(fn, x0, args=(xs,), method=method, **derivatives)
     w, mu1, mu2, sig1, sig2 = unpack(r.x)
     given = "+".join(derivatives)
-    print(f"  {method:<11} w = {w:.4f}, m1 = {mu1:.4f}, m2 = {mu2:.4f}, sigma1 = {sig1:.4f}, "
-          f"sigma2 = {sig2:.4f}  ({given}: {r.nit} iterations, NLL {r.fun:.4f}, "
-          f"|grad| {np.linalg.norm(fn.grad(r.x, x=xs)):.1e})")
+    print(
+        f"  {method:<11} w = {w:.4f}, m1 = {mu1:.4f}, m2 = {mu2:.4f}, sigma1 = {sig1:.4f}, "
+        f"sigma2 = {sig2:.4f}  ({given}: {r.nit} iterations, NLL {r.fun:.4f}, "
+        f"|grad| {np.linalg.norm(fn.grad(r.x, x=xs)):.1e})"
+    )
     fits[method] = r.x
 
 est = unpack(fits["trust-exact"])

@@ -37,7 +37,9 @@ def jac(time, y):
 y0 = np.array([2.0, 0.0])
 # Check the Jacobian against central differences at a point off the limit cycle.
 probe, h = np.array([1.3, -0.4]), 1e-6
-fd = np.column_stack([(fun(0.0, probe + h * e) - fun(0.0, probe - h * e)) / (2 * h) for e in np.eye(2)])
+fd = np.column_stack(
+    [(fun(0.0, probe + h * e) - fun(0.0, probe - h * e)) / (2 * h) for e in np.eye(2)]
+)
 assert np.allclose(jac(0.0, probe), fd, rtol=1e-6), (jac(0.0, probe), fd)
 
 print(f"Van der Pol, mu = {MU:g}, t in [0, {T:g}], y0 = {y0}, Radau (rtol 1e-6, atol 1e-9)")

@@ -38,8 +38,12 @@ def _fewer_evaluations_with_jacobian(stdout: str) -> None:
     """van_der_pol.py: Radau with the compiled Jacobian needs fewer right-hand-side calls."""
     counts = {
         m.group(1).strip(): int(m.group(2))
-        for m in re.finditer(r"^  (with jac=rhs.jacobian|finite-difference Jacobian)\s+(\d+) "
-                             r"right-hand-side evaluations", stdout, re.M)
+        for m in re.finditer(
+            r"^  (with jac=rhs.jacobian|finite-difference Jacobian)\s+(\d+) "
+            r"right-hand-side evaluations",
+            stdout,
+            re.M,
+        )
     }
     assert len(counts) == 2, stdout
     assert counts["with jac=rhs.jacobian"] < counts["finite-difference Jacobian"], counts

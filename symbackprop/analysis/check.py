@@ -140,10 +140,11 @@ def _is_sequence(v) -> bool:
     return isinstance(v, (list, tuple, sp.MatrixBase))
 
 
-def _as_expr(item, names: dict[str, sp.Symbol], latex, what: str) -> sp.Expr | sp.Matrix:
-    """A claimed entry (text, SymPy or number) as SymPy over f's own symbols."""
+def _as_expr(item, names: dict[str, sp.Symbol], latex, what: str, data=()) -> sp.Expr | sp.Matrix:
+    """A claimed entry (text, SymPy or number) as SymPy over f's own symbols (and its data
+    arrays, read as t[i], for a model over data)."""
     if isinstance(item, str):
-        value = parse(item, list(names.values()), latex)
+        value = parse(item, list(names.values()), latex, data=data)
         if isinstance(value, sp.MatrixBase) and what != "the claimed derivative":
             raise SymbackpropError(f"{what} is a matrix; expected one expression")
         return value
@@ -159,16 +160,18 @@ def _as_expr(item, names: dict[str, sp.Symbol], latex, what: str) -> sp.Expr | s
     undefined = sorted({str(g.func) for g in expr.atoms(AppliedUndef)})
     if undefined:
         raise SymbackpropError(f"{what} uses undefined function(s) {', '.join(undefined)}")
-    foreign = sorted(s.name for s in expr.free_symbols if s.name not in names)
+    arrays = {str(d.label) for d in data if isinstance(d, sp.IndexedBase)}
+    symbols = [s for s in expr.free_symbols if isinstance(s, sp.Symbol)]  # not the reads t[i]
+    foreign = sorted(s.name for s in symbols if s.name not in names and s.name not in arrays)
     if foreign:
         raise SymbackpropError(
             f"{what} uses {', '.join(foreign)}, which f does not have "
             f"(f's symbols: {', '.join(sorted(names))})"
         )
-    return expr.xreplace({s: names[s.name] for s in expr.free_symbols})
+    return expr.xreplace({s: names[s.name] for s in symbols if s.name in names})
 
 
-def _functions(f, wrt, latex) -> tuple[list[sp.Expr], bool]:
+def _functions(f, wrt, latex, data=()) -> tuple[list[sp.Expr], bool]:
     """f as a list of expressions, and whether it was a list (a vector function)."""
     known = [w for w in (wrt if _is_sequence(wrt) else [wrt]) if isinstance(w, sp.Symbol)]
     is_list = _is_sequence(f)
@@ -179,7 +182,7 @@ def _functions(f, wrt, latex) -> tuple[list[sp.Expr], bool]:
     for k, item in enumerate(items):
         what = f"f[{k}]" if is_list else "f"
         if isinstance(item, str):
-            out.append(parse(item, known, latex, allow_new=True))
+            out.append(parse(item, known, latex, allow_new=True, data=data))
         elif isinstance(item, np.ndarray) and item.ndim == 0:
             out.append(sp.sympify(item.item()))
         elif isinstance(item, (sp.Expr, int, float)) and not isinstance(item, bool):
@@ -204,27 +207,27 @@ def _variables(wrt, names: dict[str, sp.Symbol]) -> tuple[list[sp.Symbol], bool]
     return out, is_list
 
 
-def _grid(claimed, names, latex) -> tuple[list, tuple[int, ...] | None]:
+def _grid(claimed, names, latex, data=()) -> tuple[list, tuple[int, ...] | None]:
     """Claimed entries as nested lists of SymPy (rows) and the shape given, or a scalar."""
     if isinstance(claimed, str):
-        claimed = _as_expr(claimed, names, latex, "the claimed derivative")
+        claimed = _as_expr(claimed, names, latex, "the claimed derivative", data)
     if isinstance(claimed, np.ndarray):
         claimed = claimed.tolist()
     if isinstance(claimed, sp.MatrixBase):
         return [list(claimed.row(i)) for i in range(claimed.rows)], claimed.shape
     if not _is_sequence(claimed):
-        return [[_as_expr(claimed, names, latex, "the claimed derivative")]], None
+        return [[_as_expr(claimed, names, latex, "the claimed derivative", data)]], None
     rows = list(claimed)
     if rows and all(_is_sequence(r) for r in rows):
         widths = {len(r) for r in rows}
         if len(widths) != 1:
             raise SymbackpropError(f"claimed rows have different lengths {sorted(widths)}")
         grid = [
-            [_as_expr(v, names, latex, f"claimed entry ({i}, {j})") for j, v in enumerate(r)]
+            [_as_expr(v, names, latex, f"claimed entry ({i}, {j})", data) for j, v in enumerate(r)]
             for i, r in enumerate(rows)
         ]
         return grid, (len(rows), widths.pop())
-    entries = [_as_expr(v, names, latex, f"claimed entry ({i},)") for i, v in enumerate(rows)]
+    entries = [_as_expr(v, names, latex, f"claimed entry ({i},)", data) for i, v in enumerate(rows)]
     return [[v] for v in entries], (len(rows),)
 
 
@@ -276,9 +279,9 @@ def claim_kind(
     )
 
 
-def _entries(fs, f_list, variables, v_list, claimed, names, latex):
+def _entries(fs, f_list, variables, v_list, claimed, names, latex, data=()):
     """(kind, [(index, label, expected, claimed)], result shape) after checking the shapes."""
-    grid, shape = _grid(claimed, names, latex)
+    grid, shape = _grid(claimed, names, latex, data)
     n = len(variables)
     flat = [v for row in grid for v in row]
     wrt_names = [v.name for v in variables] if v_list else variables[0].name
@@ -484,6 +487,7 @@ def check_derivative(
     latex: bool | None = None,
     rtol=RTOL,
     simplify: str = "bounded",
+    data=None,
 ) -> DerivativeCheck:
     """Check a hand-derived derivative, gradient, Jacobian or Hessian against SymPy's.
 
@@ -501,6 +505,13 @@ def check_derivative(
     ``sympy.simplify`` (slow; not started after SIMPLIFY_SECONDS), ``"none"`` leaves the
     verdict to the sample points. Bad input raises SymbackpropError naming the culprit.
 
+    Over data: ``f`` may sum over data arrays (``sp.Sum`` of ``sp.IndexedBase`` reads; as text
+    ``sum((y[i] - a t[i])^2, i)``, with the arrays' names in ``data``, which SymPy input needs
+    only for names it does not read itself) and the claim may be written with sums too. It is
+    right when SymPy proves it (the sums compared term by term, or the bodies of sums with the
+    same bounds) or when it agrees at random points of the parameters and of random data, for
+    several numbers of rows; a counterexample names N and the data values (t[0], ...) too.
+
     >>> import sympy as sp
     >>> x = sp.Symbol("x")
     >>> r = check_derivative(sp.log(x), x, "1/x^2")
@@ -514,11 +525,22 @@ def check_derivative(
     >>> r = check_derivative(x1**2 * x2 + x2, [x1, x2], ["2 x1 x2", "x1^2"])
     >>> r.ok, r.wrong_entries
     (False, [(1,)])
+    >>> t, i, N = sp.IndexedBase("t"), sp.Symbol("i", integer=True), sp.Symbol("N", integer=True)
+    >>> mean = sp.Sum((t[i] - x) ** 2, (i, 0, N - 1)) / N
+    >>> print(check_derivative(mean, x, "-2/N sum(t[i] - x, i)"))
+    ok: the claimed derivative is right (the difference simplifies to 0)
+    >>> print(check_derivative(mean, x, "-2 sum(t[i] - x, i)"))
+    wrong: at N=2, x=0.02, t[0]=0.9, t[1]=-0.7, expected -0.16, claimed -0.32
     """
     if not isinstance(samples, int) or samples < 1:
         raise SymbackpropError(f"samples must be a positive integer; got {samples!r}")
     check_mode(simplify)
-    fs, f_list = _functions(f, wrt, latex)
+    data_items = _data_items(data)
+    fs, f_list = _functions(f, wrt, latex, data_items)
+    if data is not None or any(e.has(sp.Sum, sp.Indexed) for e in fs):
+        return _check_over_data(
+            fs, f_list, wrt, claimed, data_items, samples, seed, latex, rtol, simplify
+        )
     undefined = sorted({str(g.func) for e in fs for g in e.atoms(AppliedUndef)})
     if undefined:
         raise SymbackpropError(
@@ -680,3 +702,217 @@ def check_gradient(value_fn, grad_fn, x, *, rtol: float = 1e-6) -> GradientCheck
         steps=steps,
         rtol=rtol,
     )
+
+
+# -- models over data ------------------------------------------------------------------------------
+
+# Numbers of rows the sums are unrolled to for the numeric comparison (1 catches a wrong
+# constant, the others a wrong per-row term or a wrong factor of N).
+DATA_ROWS = (1, 2, 3, 5)
+_MAX_UNROLLED = 64  # terms of one unrolled sum (bounds like 0..2N stay small at these N)
+_INDEX = sp.Dummy("k", integer=True)  # every sum's index renamed to this one to compare sums
+
+
+def _data_items(data) -> tuple:
+    """data= as the parser takes it: names, Symbols or IndexedBase arrays."""
+    if data is None:
+        return ()
+    if isinstance(data, (str, sp.Basic)):
+        data = [data]
+    items = []
+    for d in data:
+        if isinstance(d, (str, sp.Symbol)):
+            d = sp.IndexedBase(d)
+        if not isinstance(d, sp.IndexedBase):
+            raise SymbackpropError(f"data entries must be names, Symbols or IndexedBase; got {d!r}")
+        items.append(d)
+    return tuple(items)
+
+
+def _check_over_data(fs, f_list, wrt, claimed, data, samples, seed, latex, rtol, mode):
+    """check_derivative for f over data: symbolic on the sums, numeric on unrolled sums."""
+    undefined = sorted({str(g.func) for e in fs for g in e.atoms(AppliedUndef)})
+    if undefined:
+        raise SymbackpropError(
+            f"f uses undefined function(s) {', '.join(undefined)}: give them a formula"
+        )
+    arrays = {str(r.base.label): r.base for e in fs for r in e.atoms(sp.Indexed)}
+    arrays.update({str(d.label): d for d in data if str(d.label) not in arrays})
+    plain = {s for e in fs for s in e.free_symbols if isinstance(s, sp.Symbol)}
+    plain = sorted((s for s in plain if s.name not in arrays), key=lambda s: s.name)
+    names = {s.name: s for s in plain}
+    variables, v_list = _variables(wrt, names)
+    for v in variables:
+        if v.is_integer:
+            raise SymbackpropError(
+                f"wrt {v} is an integer symbol (a row index or a number of rows), not a variable"
+            )
+    kind, entries, shape = _entries(
+        fs, f_list, variables, v_list, claimed, names, latex, tuple(arrays.values())
+    )
+    expected = [e for _, _, e, _ in entries]
+    claims = [c for _, _, _, c in entries]
+    deadline = Deadline()
+    proved = [_sums_agree(e, c, mode, deadline) for e, c in zip(expected, claims)]
+    exprs = fs + claims
+    bounds = {x for e in exprs for s in e.atoms(sp.Sum) for _, lo, hi in s.limits for x in (lo, hi)}
+    lengths = sorted(set().union(*(x.free_symbols for x in bounds)), key=lambda s: s.name)
+    # the other integer symbols are free row indices (a residual's i): any row will do
+    rows_at = sorted(
+        {s for e in exprs for s in e.free_symbols
+         if isinstance(s, sp.Symbol) and s.is_integer and s not in lengths},
+        key=lambda s: s.name,
+    )  # fmt: skip
+    params = [s for s in plain if not s.is_integer]
+    valid, found = 0, None
+    for trial, rows in enumerate(DATA_ROWS):
+        sizes = {s: sp.Integer(rows + k) for k, s in enumerate(lengths)}
+        sizes.update({s: sp.S.Zero for s in rows_at})
+        try:
+            e_rows = [_unrolled(e, sizes) for e in expected]
+            c_rows = [_unrolled(c, sizes) for c in claims]
+        except _TooLong:
+            continue
+        reads = sorted(
+            {r for e in e_rows + c_rows for r in e.atoms(sp.Indexed)}, key=sp.default_sort_key
+        )
+        real = {s: sp.Dummy(s.name, real=True, **_kept(s)) for s in params}
+        real.update({r: sp.Dummy(str(r), real=True) for r in reads})
+        symbols = list(real.values())
+        evaluate = _Evaluator(
+            symbols, [e.xreplace(real) for e in e_rows], [c.xreplace(real) for c in c_rows]
+        )
+        count, wrong = _sample(evaluate, symbols, samples, seed + trial, rtol)
+        valid += count
+        if wrong:
+            point, values = _nice_counterexample(evaluate, wrong[0][0], rtol)
+            where = {**sizes, **dict(zip(list(real), point))}
+            found = (where, values, evaluate, sorted({k for _, _, bad in wrong for k in bad}))
+            break
+    indices = [index for index, _, _, _ in entries]
+    labels = {index: label for index, label, _, _ in entries}
+
+    def shaped(items):
+        items = [sp.sympify(v) for v in items]
+        return items[0] if shape is None else sp.Matrix(*shape, items)
+
+    counterexample = expected_value = claimed_value = None
+    wrong_entries = []
+    if found is not None:
+        evidence, ok = "counterexample", False
+        where, values, evaluate, bad = found
+        counterexample = {s: (int(v) if isinstance(v, sp.Integer) else v) for s, v in where.items()}
+        wrong_entries = sorted({indices[k] for k in bad})
+        e_vals = np.array([float(values[e]) for e, _ in evaluate.pairs])
+        c_vals = np.array([float(values[c]) for _, c in evaluate.pairs])
+        if shape is None:
+            expected_value, claimed_value = float(e_vals[0]), float(c_vals[0])
+        else:
+            dims = shape if kind != "gradient" else (shape[0],)
+            expected_value, claimed_value = e_vals.reshape(dims), c_vals.reshape(dims)
+    elif all(proved):
+        evidence, ok = "symbolic", True
+    elif valid >= max(3, samples // 2) * len(DATA_ROWS) // 2:
+        evidence, ok = "numeric", True
+    else:
+        evidence, ok = "inconclusive", False
+    return DerivativeCheck(
+        ok=ok,
+        kind=kind,
+        expected=shaped(expected),
+        claimed=shaped(claims),
+        difference=shaped(0 if p else e - c for p, e, c in zip(proved, expected, claims)),
+        counterexample=counterexample,
+        expected_value=expected_value,
+        claimed_value=claimed_value,
+        wrong_entries=wrong_entries if kind != "derivative" else [],
+        evidence=evidence,
+        samples=valid,
+        labels=labels,
+    )
+
+
+class _TooLong(Exception):
+    """A sum would unroll to more than _MAX_UNROLLED terms."""
+
+
+def _unrolled(e: sp.Expr, sizes: dict) -> sp.Expr:
+    """``e`` with its integer symbols set to ``sizes`` and every sum written out term by term
+    (t[i] becomes t[0], t[1], ...); the outermost index first, so inner bounds may use it."""
+
+    def unroll(body, limits):
+        if not limits:
+            return body
+        index, lo, hi = limits[-1]
+        lo, hi = lo.xreplace(sizes), hi.xreplace(sizes)
+        if not (lo.is_Integer and hi.is_Integer):
+            raise SymbackpropError(f"the bounds {lo}, {hi} of a sum over {index} are not numbers")
+        if int(hi) - int(lo) + 1 > _MAX_UNROLLED:
+            raise _TooLong
+        inner = limits[:-1]
+        return sp.Add(*[
+            unroll(body.xreplace({index: k}), [(i, a.xreplace({index: k}), b.xreplace({index: k}))
+                                                for i, a, b in inner])
+            for k in map(sp.Integer, range(int(lo), int(hi) + 1))
+        ])  # fmt: skip
+
+    e = e.xreplace(sizes)
+    return e.replace(lambda x: isinstance(x, sp.Sum), lambda s: unroll(s.function, list(s.limits)))
+
+
+def _canonical(e: sp.Expr) -> sp.Expr:
+    """Every one-index sum over the same index symbol, so equal sums are equal objects; a sum
+    that reads no data in closed form (sum of 2 over N rows: 2 N)."""
+
+    def closed(s):
+        value = s.doit()
+        return s if value.has(sp.Sum) else value
+
+    e = e.replace(lambda x: isinstance(x, sp.Sum) and not x.has(sp.Indexed), closed)
+    return e.replace(
+        lambda x: isinstance(x, sp.Sum) and len(x.limits) == 1,
+        lambda s: sp.Sum(s.function.xreplace({s.limits[0][0]: _INDEX}), (_INDEX, *s.limits[0][1:])),
+    )
+
+
+def _sums_agree(expected: sp.Expr, claimed: sp.Expr, mode: str, deadline: Deadline) -> bool:
+    """Whether SymPy proves expected == claimed: with each sum taken as an unknown number, or
+    (sums of the same bounds) with their bodies added up, term by term."""
+    d = _canonical(expected) - _canonical(claimed)
+    if d == 0:
+        return True
+    sums = sorted(d.atoms(sp.Sum), key=sp.default_sort_key)
+    unknowns = {s: sp.Dummy(f"S{k}", real=True) for k, s in enumerate(sums)}
+    if _difference(_real_reads(d.xreplace(unknowns)), sp.S.Zero, mode, deadline)[1]:
+        return True
+    # sum_k a_k - c sum_k b_k = sum_k (a_k - c b_k): one body, when every term has one sum
+    bodies, limits = [], None
+    top = sp.expand(
+        d, deep=False, mul=True, multinomial=False, power_exp=False, power_base=False, log=False
+    )  # the outer products only, not the bodies
+    for term in sp.Add.make_args(top):
+        factors = sp.Mul.make_args(term)
+        inside = [f for f in factors if isinstance(f, sp.Sum)]
+        if len(inside) != 1 or len(inside[0].limits) != 1:
+            return False
+        s = inside[0]
+        if limits is None:
+            limits = s.limits[0]
+        if s.limits[0] != limits:
+            return False
+        rest = sp.Mul(*[f for f in factors if f is not s])
+        bodies.append(rest.xreplace(unknowns) * s.function)
+    body = _real_reads(sp.Add(*bodies))
+    return _difference(body, sp.S.Zero, mode, deadline)[1]
+
+
+def _real_reads(e: sp.Expr) -> sp.Expr:
+    """Data reads (t[k]) and symbols as real Dummies, so SymPy simplifies over the reals."""
+    swap = {r: sp.Dummy(str(r), real=True) for r in e.atoms(sp.Indexed)}
+    e = e.xreplace(swap) if swap else e
+    swap = {
+        s: sp.Dummy(s.name, real=True, **_kept(s))
+        for s in e.free_symbols
+        if isinstance(s, sp.Symbol) and not s.is_real
+    }
+    return e.xreplace(swap) if swap else e

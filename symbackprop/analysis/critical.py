@@ -235,9 +235,16 @@ def critical_points(
     return sorted(points, key=lambda p: tuple(float(sp.N(c)) for c in p.coordinates))
 
 
-def classify(f, vars, point, *, tol=1e-8) -> CriticalPoint:
+def classify(f, vars, point, *, tol=1e-8, data=None) -> CriticalPoint:
     """Classify ``f`` at ``point``: a dict symbol -> number, a dict name -> number, or a
     sequence in the order of ``vars``.
+
+    A model over data is classified numerically with ``data`` (a dict name -> array, the
+    names as str, Symbol or IndexedBase, or a tuple in the data order): ``f`` is a compiled
+    DataFunction (``vars`` None or its parameters) or a SymPy expression with sums over data
+    (``data`` then a dict IndexedBase/Symbol -> array; it is compiled with sb.compile), and the
+    Hessian's eigenvalues come from the generated Hessian at the point (see
+    :func:`classify_data`).
 
     Exact values (ints, Rationals, SymPy numbers) give an exact answer: the gradient must be
     exactly zero. Floats give a numeric one: the gradient counts as zero when its norm is at
@@ -252,8 +259,67 @@ def classify(f, vars, point, *, tol=1e-8) -> CriticalPoint:
     >>> p.kind, p.gradient_norm
     ('not critical', 2.0)
     """
+    from .bound import is_data_expression, is_data_function
+
+    if data is not None or is_data_function(f) or is_data_expression(f):
+        return classify_data(f, vars, point, data, tol)
     f, variables = _check_function(f, vars)
     return _classify_at(f, variables, _point(point, variables), tol, tol)
+
+
+def classify_data(f, vars, point, data, tol=1e-8) -> CriticalPoint:
+    """A point of a model over data classified by the generated gradient and Hessian.
+
+    The gradient counts as zero when its norm is at most ``tol`` (it grows with the number of
+    rows: scale ``tol`` with the data), an eigenvalue when its magnitude is at most
+    ``tol * max(1, max |eigenvalue|)``. The result is numeric (``exact`` False).
+
+    >>> import numpy as np, sympy as sp
+    >>> i, N = sp.Symbol("i", integer=True), sp.Symbol("N", integer=True)
+    >>> t, y, a, b = sp.IndexedBase("t"), sp.IndexedBase("y"), sp.Symbol("a"), sp.Symbol("b")
+    >>> f = sp.Sum((y[i] - a * t[i] - b) ** 2, (i, 0, N - 1))
+    >>> p = classify(f, [a, b], {a: 2, b: 1}, data={t: [0.0, 1.0, 2.0], y: [1.0, 3.0, 5.0]})
+    >>> p.kind, p.eigenvalues.round(3)
+    ('minimum', array([ 1.675, 14.325]))
+    """
+    from .bound import bind, data_name, is_data_function
+
+    if is_data_function(f):
+        fn = f
+        if vars is not None:
+            names = [str(v) for v in symbol_list(vars, distinct=True)]
+            if names != list(fn.param_names):
+                raise SymbackpropError(
+                    f"vars {', '.join(names)} are not the model's parameters "
+                    f"({', '.join(fn.param_names)}, in that order); pass vars=None"
+                )
+    else:
+        if vars is None:
+            raise SymbackpropError("classify of an expression over data needs vars")
+        if not isinstance(data, dict):
+            raise SymbackpropError(
+                "classify of an expression over data needs data as a dict IndexedBase (or "
+                "Symbol) -> array, so it knows what is data"
+            )
+        items = list(data)
+        for key in items:
+            if not isinstance(key, (sp.IndexedBase, sp.Symbol)):
+                raise SymbackpropError(
+                    f"data key {key!r}: give sp.IndexedBase arrays (t) and Symbols for scalars"
+                )
+        fn = compile_function(f, vars, data=items)
+        data = {data_name(k): v for k, v in data.items()}
+    if fn.is_vector:
+        raise SymbackpropError("classify needs a scalar model; this one has a Jacobian")
+    model = bind(fn, data)
+    variables = (
+        symbol_list(vars, distinct=True)
+        if vars is not None
+        else [sp.Symbol(n) for n in fn.param_names]
+    )
+    point = _point(point, variables)
+    x = _floats(point, variables)
+    return classify_numeric((model, model.grad, model.hessian), variables, x, tol, tol)
 
 
 def classify_network(model, params, X, Y, *, tol=None, grad_tol=1e-6) -> NetworkPoint:

@@ -15,7 +15,7 @@ from .readers.text import MAX_DEPTH, MAX_LENGTH, MAX_POWER_BITS, checked
 __all__ = ["CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "MAX_POWER_BITS", "parse"]
 
 
-def parse(text: str, symbols=(), latex: bool | None = None, *, allow_new: bool = False):
+def parse(text: str, symbols=(), latex: bool | None = None, *, allow_new: bool = False, data=()):
     """Parse a formula typed by a person into SymPy, using the caller's own Symbol objects.
 
     ``text`` is plain (``^`` or ``**`` for powers, implicit multiplication as in ``2x(1-x2)``,
@@ -29,8 +29,15 @@ def parse(text: str, symbols=(), latex: bool | None = None, *, allow_new: bool =
     (``0.01`` is 1/100). Implicit multiplication binds like ``*`` (``1/2x`` is x/2). A LaTeX
     matrix environment gives a SymPy Matrix.
 
+    ``data`` declares data names (str, Symbol or ``sp.IndexedBase``): such a name followed by
+    brackets reads the array (``t[i]``, ``X[i, 2]``, ``t[i + 1]``: a ``sp.Indexed``), else it
+    is a scalar. ``sum(body, i)`` sums over every row, ``Sum(body, (i, 0, N - 1))`` with
+    N = Symbol("N", integer=True) the number of rows (inferred from the data when compiled);
+    ``sum(body, i, lo, hi)`` sums from lo to hi inclusive (``sum(t[i + 1] - t[i], i, 0, N - 2)``).
+    Indices, lengths and bounds are integer symbols.
+
     Nothing in ``text`` is ever evaluated as Python. Anything else (attribute access, quotes,
-    brackets, unknown names, Python keywords, over ``MAX_LENGTH`` characters or ``MAX_DEPTH``
+    brackets other than after a data name, unknown names, Python keywords, over ``MAX_LENGTH`` characters or ``MAX_DEPTH``
     levels of nesting) raises SymbackpropError naming what was refused and where.
 
     >>> import sympy as sp
@@ -41,6 +48,8 @@ def parse(text: str, symbols=(), latex: bool | None = None, *, allow_new: bool =
     1/(1 + exp(-x1))
     >>> parse("2xy^2 + relu(x)", allow_new=True)
     2*x*y**2 + Max(0, x)
+    >>> parse("sum((y[i] - a t[i])^2, i)", allow_new=True, data=["t", "y"])
+    Sum((-a*t[i] + y[i])**2, (i, 0, N - 1))
     >>> parse("x.__class__", [x1])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -49,5 +58,5 @@ def parse(text: str, symbols=(), latex: bool | None = None, *, allow_new: bool =
     text = checked(text)
     if latex is None:
         latex = "\\" in text or "{" in text
-    names = Names(symbols, allow_new)
+    names = Names(symbols, allow_new, data)
     return read_latex(text, names) if latex else read_plain(text, names)

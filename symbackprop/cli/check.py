@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from .group import EXIT_OK, EXIT_WRONG, Command
-from .inputs import JSON, WRT, formulas
+from .inputs import DATA, JSON, WRT, data_items, formulas
 from .output import echo_json
 
 
@@ -30,8 +30,9 @@ from .output import echo_json
     metavar="LATEX",
     help="As --claimed, read as LaTeX (a pmatrix gives a whole gradient or Hessian).",
 )
+@DATA
 @JSON
-def check_command(exprs, wrt, claimed, claimed_latex, as_json) -> None:
+def check_command(exprs, wrt, claimed, claimed_latex, data, as_json) -> None:
     """Check a hand-derived derivative of EXPR: verdict, expected form, counterexample.
 
     The number of --claimed entries says what is claimed: 1 a derivative, n (one per variable)
@@ -44,6 +45,11 @@ def check_command(exprs, wrt, claimed, claimed_latex, as_json) -> None:
       symbackprop check "x^2 y + y" --wrt x,y --claimed "2x y" --claimed "x^2 + 1"
       symbackprop check "x^2 y" --wrt x,y --claimed "2y" --claimed "2x" --claimed "2x" --claimed 0
       symbackprop check "1/(1+e^(-x))" --claimed-latex "\\frac{e^{-x}}{(1+e^{-x})^2}"
+      symbackprop check "sum((y[i] - a t[i])^2, i)" --data t,y --wrt a \\
+          --claimed "-2 sum(t[i] (y[i] - a t[i]), i)"
+
+    With --data, EXPR and the claim may sum over data (sum(body, i): every row); the claim is
+    proved on the sums or compared on random data for several numbers of rows N.
     """
     from ..analysis.check import check_derivative
 
@@ -52,14 +58,15 @@ def check_command(exprs, wrt, claimed, claimed_latex, as_json) -> None:
     claims = list(claimed or claimed_latex)
     if not claims:
         raise click.UsageError("give the claimed derivative with --claimed (or --claimed-latex)")
-    fs, variables = formulas(exprs, wrt, what="EXPRS")
+    fs, variables = formulas(exprs, wrt, what="EXPRS", data=data)
+    items = data_items(fs, data) if data else None
     latex = True if claimed_latex else None
     f = fs if len(fs) > 1 else fs[0]
     wrt_arg = variables if len(variables) > 1 or len(fs) > 1 else variables[0]
     # one --claimed is the claim itself (a LaTeX pmatrix may be a whole gradient or Hessian);
     # several are its entries, and check_derivative tells their meaning from their count
     claim = claims[0] if len(claims) == 1 else claims
-    r = check_derivative(f, wrt_arg, claim, latex=latex)
+    r = check_derivative(f, wrt_arg, claim, latex=latex, data=_arrays(items))
     entries = _entries(r)
     verdict = "ok" if r.ok else ("inconclusive" if r.evidence == "inconclusive" else "wrong")
     if as_json:
@@ -74,7 +81,7 @@ def check_command(exprs, wrt, claimed, claimed_latex, as_json) -> None:
             "difference": {label: str(d) for label, _, _, d in entries},
             "wrong_entries": [list(i) for i in r.wrong_entries],
             "counterexample": None if r.counterexample is None else {
-                s.name: float(v) for s, v in r.counterexample.items()
+                str(s): float(v) for s, v in r.counterexample.items()
             },
             "expected_value": _values(r.expected_value),
             "claimed_value": _values(r.claimed_value),
@@ -116,3 +123,13 @@ def _values(v):
     if v is None:
         return None
     return np.asarray(v, dtype=float).tolist()
+
+
+def _arrays(items):
+    """The --data arrays, for check_derivative (scalar data are plain symbols to it); None
+    without --data."""
+    import sympy as sp
+
+    if items is None:
+        return None
+    return [d for d in items if isinstance(d, sp.IndexedBase)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from .group import Command
-from .inputs import JSON, WRT, formulas, numbers
+from .inputs import DATA, JSON, WRT, formulas, numbers, refuse_data
 from .output import KIND_COLOURS, as_tuple, echo_json, exact, number, table
 
 
@@ -35,8 +35,9 @@ from .output import KIND_COLOURS, as_tuple, echo_json, exact, number, table
     help="Numeric search: start points.",
 )
 @click.option("--seed", default=0, show_default=True, help="Numeric search: random seed.")
+@DATA
 @JSON
-def critical_command(expr, wrt, method, box, starts, seed, as_json) -> None:
+def critical_command(expr, wrt, method, box, starts, seed, data, as_json) -> None:
     """The critical points of EXPR (where the gradient is 0), each with its value, Hessian
     eigenvalues and kind: minimum, maximum, saddle or degenerate.
 
@@ -45,6 +46,12 @@ def critical_command(expr, wrt, method, box, starts, seed, as_json) -> None:
     """
     from ..analysis.critical import critical_points
 
+    refuse_data(
+        "critical", data,
+        "the critical points of a model over data depend on the data's values, which the "
+        "command line does not take: compile the model (symbackprop compile ... --data) and "
+        "use sb.minimize(fn, x0, data=...) and sb.classify(fn, None, point, data=...)",
+    )  # fmt: skip
     (f,), variables = formulas((expr,) if expr else (), wrt)
     bounds = None if box is None else numbers(box, "--box", count=2)  # critical_points checks them
     points = critical_points(f, variables, box=bounds, starts=starts, seed=seed, method=method)

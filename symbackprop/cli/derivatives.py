@@ -7,26 +7,29 @@ from __future__ import annotations
 import click
 
 from .group import Command
-from .inputs import JSON, LATEX, WRT, formulas
+from .inputs import DATA, JSON, LATEX, WRT, formulas
 from .output import echo_json, matrix_lines
 
 
 @click.command(name="grad", cls=Command)
 @click.argument("expr", nargs=1, required=False)
 @WRT
+@DATA
 @LATEX
 @JSON
-def grad_command(expr, wrt, latex, as_json) -> None:
-    """The gradient of EXPR: one derivative per variable.
+def grad_command(expr, wrt, data, latex, as_json) -> None:
+    """The gradient of EXPR: one derivative per variable (with --data, EXPR may sum over data
+    arrays read as t[i]; each derivative is then a sum too).
 
     \b
       symbackprop grad "x^2 y + y" --wrt x,y
+      symbackprop grad "sum((y[i] - a exp(-b t[i]))^2, i)" --data t,y
     """
     import sympy as sp
 
     from ..symbolic import grad
 
-    (f,), variables = formulas((expr,) if expr else (), wrt)
+    (f,), variables = formulas((expr,) if expr else (), wrt, data=data)
     g = grad(f, variables)
     if as_json:
         echo_json({
@@ -47,9 +50,10 @@ def grad_command(expr, wrt, latex, as_json) -> None:
 @click.command(name="jacobian", cls=Command)
 @click.argument("exprs", nargs=-1, required=False)
 @WRT
+@DATA
 @LATEX
 @JSON
-def jacobian_command(exprs, wrt, latex, as_json) -> None:
+def jacobian_command(exprs, wrt, data, latex, as_json) -> None:
     """The Jacobian of the vector function EXPRS (one formula per output): rows are outputs,
     columns variables.
 
@@ -60,7 +64,7 @@ def jacobian_command(exprs, wrt, latex, as_json) -> None:
 
     from ..symbolic import jacobian
 
-    fs, variables = formulas(exprs, wrt, what="EXPRS")
+    fs, variables = formulas(exprs, wrt, what="EXPRS", data=data)
     J = jacobian(fs, variables)
     rows = [[J[i, j] for j in range(J.cols)] for i in range(J.rows)]
     if as_json:
@@ -85,9 +89,10 @@ def jacobian_command(exprs, wrt, latex, as_json) -> None:
 @click.command(name="hessian", cls=Command)
 @click.argument("expr", nargs=1, required=False)
 @WRT
+@DATA
 @LATEX
 @JSON
-def hessian_command(expr, wrt, latex, as_json) -> None:
+def hessian_command(expr, wrt, data, latex, as_json) -> None:
     """The Hessian of EXPR: second derivatives, rows and columns in the order of --wrt.
 
     \b
@@ -97,7 +102,7 @@ def hessian_command(expr, wrt, latex, as_json) -> None:
 
     from ..symbolic import hessian
 
-    (f,), variables = formulas((expr,) if expr else (), wrt)
+    (f,), variables = formulas((expr,) if expr else (), wrt, data=data)
     H = hessian(f, variables)
     rows = [[H[i, j] for j in range(H.cols)] for i in range(H.rows)]
     if as_json:

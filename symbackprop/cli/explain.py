@@ -11,7 +11,7 @@ import click
 
 from ..errors import SymbackpropError
 from .group import Command, Failed
-from .inputs import JSON, LATEX, WRT, assignments, formulas
+from .inputs import DATA, JSON, LATEX, WRT, assignments, formulas, refuse_data
 from .output import echo_json, number
 
 
@@ -34,9 +34,10 @@ from .output import echo_json, number
     "graphviz's dot program).",
 )
 @click.option("--digits", default=4, show_default=True, help="Significant digits shown.")
+@DATA
 @LATEX
 @JSON
-def explain_command(expr, wrt, at, graph, digits, latex, as_json) -> None:
+def explain_command(expr, wrt, at, graph, digits, data, latex, as_json) -> None:
     """Backpropagation through EXPR by hand: the forward values, each local gradient, and the
     backward sweep (upstream x local, summed over uses), as in the lecture notes.
 
@@ -45,6 +46,12 @@ def explain_command(expr, wrt, at, graph, digits, latex, as_json) -> None:
     """
     from ..analysis.explain import explain
 
+    refuse_data(
+        "explain", data,
+        "backpropagation by hand is shown for one formula at one point; a sum over data has "
+        "one term per row: explain one row's term (write t[0] as a name, say t0, with --at "
+        "t0=...), or compile the model with symbackprop compile ... --data",
+    )  # fmt: skip
     if graph is not None and Path(graph).suffix.lower() not in (".dot", ".svg", ".png"):
         raise click.BadParameter(
             "the file name must end in .dot, .svg or .png", param_hint="--graph"

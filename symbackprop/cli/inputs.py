@@ -1,6 +1,7 @@
 """What a person types -> what the library takes: formulas (through the safe parser, never
-evaluated as Python) with real symbols, the --wrt variables, and name=value assignments
-(--at, --const); plus the options several commands share.
+evaluated as Python) with real symbols, the --wrt variables, the --data names (arrays read as
+t[i], or scalars), and name=value assignments (--at, --const); plus the options several
+commands share.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ WRT = click.option(
     "Other names are constants.",
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+DATA = click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="t,y,...",
+    help="Data names, comma-separated: read as t[i] (or X[i, 2]) a name is an array, else a "
+    "scalar; sum(body, i) sums over every row i = 0..N-1, sum(body, i, lo, hi) from lo to hi. "
+    "Data is given at call time and never differentiated.",
+)
 LATEX = click.option("--latex", is_flag=True, help="Print LaTeX instead of plain text.")
 
 
@@ -52,14 +62,18 @@ def _real(expr):
     return expr.xreplace(swap) if swap else expr
 
 
-def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR", named=()):
+def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR", named=(), data=()):
     """The formulas (SymPy, real symbols) and the variables: --wrt, else every symbol by name.
 
     ``named``: the other names the command was given (--const, --at); like --wrt they are
     symbols to the parser, so ``lr x`` with ``--const lr=0.1`` has the symbol lr, not l*r.
+    ``data``: the --data names (see :func:`data_items`); they, the sums' indices and lengths are
+    never variables.
 
     >>> formulas(["x2 + x10 y"], ())
     ([x10*y + x2], [x2, x10, y])
+    >>> formulas(["sum((y[i] - a t[i])^2, i)"], (), data=("t,y",))
+    ([Sum((-a*t[i] + y[i])**2, (i, 0, N - 1))], [a])
     """
     import sympy as sp
 
@@ -68,13 +82,23 @@ def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR", named=()):
     if not texts:
         raise click.UsageError(f"give a formula ({what})")
     names = _names(wrt, "--wrt")
+    data_names = _names(data, "--data")
+    for n in data_names:
+        if n in names:
+            raise SymbackpropError(f"{n} is in --wrt and in --data: a variable or data, not both")
+    data_symbols = [sp.Symbol(n, real=True) for n in data_names]
     variables = [sp.Symbol(n, real=True) for n in names]
     exprs = []
     for text in texts:
         if text.startswith("--"):
             raise click.UsageError(f"no such option: {text.split('=', 1)[0]}")
         declared = variables + [sp.Symbol(n, real=True) for n in named if n not in names]
-        expr = _real(parse(text, declared, allow_new=True))
+        try:
+            expr = _real(parse(text, declared, allow_new=True, data=data_symbols))
+        except SymbackpropError as error:
+            if "declared as data" in str(error) and not data_names:
+                raise SymbackpropError(f"{error}; name the data arrays with --data") from None
+            raise
         if isinstance(expr, sp.MatrixBase):
             raise SymbackpropError(f"{text!r} is a matrix; give one formula per argument")
         # 'a(x + 1)' reads as the product a*(x + 1): say so (not an error, since with a
@@ -89,13 +113,53 @@ def formulas(texts, wrt: tuple[str, ...], *, what: str = "EXPR", named=()):
                 )
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise SymbackpropError(f"{text!r} is undefined or infinite (it reads as {expr})")
+        if not data_names and expr.has(sp.Sum):
+            raise SymbackpropError(
+                f"{text!r} has a sum: sums are over data; name the data arrays with --data"
+            )
         exprs.append(expr)
-    symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: _natural(s.name))
+    free = set().union(*(e.free_symbols for e in exprs))
+    # data, the sums' indices and the lengths (integer symbols) are not variables
+    free = {s for s in free if isinstance(s, sp.Symbol) and not s.is_integer}
+    free -= set(data_symbols)
+    symbols = sorted(free, key=lambda s: _natural(s.name))
     if not variables:
         variables = symbols
         if not variables:
             raise SymbackpropError("the formula has no variables: nothing to differentiate")
     return exprs, variables
+
+
+def refuse_data(command: str, data: tuple[str, ...], why: str) -> None:
+    """The error for --data given to a command that cannot use it, saying what to do instead."""
+    if data:
+        raise SymbackpropError(f"{command} does not take --data: {why}")
+
+
+def data_items(exprs, data: tuple[str, ...]) -> list:
+    """The --data names as the library takes them, in their order: ``sp.IndexedBase`` for a
+    name the formulas read as t[i], the Symbol for a scalar; a name used both ways, or not at
+    all, is an error.
+
+    >>> fs, _ = formulas(["sum((y[i] - a t[i])^2, i) + c"], (), data=("t,y,c",))
+    >>> data_items(fs, ("t,y,c",))
+    [t, y, c]
+    """
+    import sympy as sp
+
+    names = _names(data, "--data")
+    arrays = {str(read.base.label): read.base for e in exprs for read in e.atoms(sp.Indexed)}
+    # what is left once every read t[...] is gone: the names used as scalars
+    plain = [e.xreplace({r: sp.Dummy() for r in e.atoms(sp.Indexed)}) for e in exprs]
+    scalars = {s.name: s for e in plain for s in e.free_symbols if isinstance(s, sp.Symbol)}
+    items = []
+    for n in names:
+        if n in arrays and n in scalars:
+            raise SymbackpropError(f"--data {n} is read as an array ({n}[i]) and as a scalar")
+        if n not in arrays and n not in scalars:
+            raise SymbackpropError(f"--data {n}: the formula does not use {n}")
+        items.append(arrays.get(n) or scalars[n])
+    return items
 
 
 def assignments(values: tuple[str, ...], what: str) -> dict[str, object]:

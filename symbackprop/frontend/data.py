@@ -442,7 +442,7 @@ def _lengths(reductions) -> list[Length]:
 def _fixed_reads(expr, array_names, ndims, fixed) -> sp.Expr:
     """Replace reads at constant positions (t[0], X[2, 1]) by scalars read once per call."""
     replaced = {}
-    for read in expr.atoms(sp.Indexed):
+    for read in sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key):
         name = str(read.base.label)
         if name not in array_names:
             raise SymbackpropError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..analysis.bound import bind, is_data_function
 from ..analysis.critical import EIGENVALUE_TOL, CriticalPoint, classify_numeric
 from ..errors import SymbackpropError
 from .optimizers import OPTIMIZERS, Optimizer, make_optimizer
@@ -103,6 +104,7 @@ def minimize(
     max_iter=10_000,
     classify=False,
     callback=None,
+    data=None,
 ) -> MinimizeResult:
     """Minimize a compiled scalar function ``fn`` (from :func:`symbackprop.compile`) from ``x0``.
 
@@ -134,6 +136,10 @@ def minimize(
     infinity in f or its gradient raises :class:`NonFiniteError` naming the iteration; its
     ``x`` is the last finite point.
 
+    A model over data (``sb.compile(f, params, data=[t, y])``) takes its data as ``data``: a
+    dict name -> array (names as str, Symbol or IndexedBase) or a tuple in the order given to
+    data=; every value, gradient and Hessian is then of the parameters with that data.
+
     The notes' example f = x1^2 + x1 (1 - x2) + x2^2 - x2 x3 + x3^2 + x3 has its minimum at
     (-1, -1, -1):
 
@@ -148,6 +154,8 @@ def minimize(
     >>> r.iterations, r.x.round(12) + 0.0, r.point.kind
     (1, array([-1., -1., -1.]), 'minimum')
     """
+    if data is not None or is_data_function(fn):
+        fn = bind(fn, data)
     x = _start(fn, x0)
     tol_f = _nonnegative("tol_f", tol_f)
     tol_grad = _nonnegative("tol_grad", tol_grad)

@@ -39,9 +39,11 @@ class _Latex:
     ``=`` keeps its right-hand side (``f'(x) = 2x`` reads as ``2x``).
     """
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, names: Names | None = None):
         self.text, self.i, self.depth = text, 0, 0
         self.in_condition = False
+        self.names = names
+        self.brackets: list[str] = []  # for each open '[': what its ']' becomes
 
     def fail(self, what: str, pos: int | None = None) -> SymbackpropError:
         return fail(self.text, self.i if pos is None else pos, what)
@@ -116,6 +118,14 @@ class _Latex:
         if ch.isascii() and ch.isalpha():
             name = re.match(r"[A-Za-z][A-Za-z0-9]*", text[self.i :]).group()
             self.i += len(name)
+            if (
+                self.at("[")
+                and self.names is not None
+                and self.names.array(self.names.symbol(name)) is not None
+            ):  # t[i] of a data name stays a read of the array
+                self.i += 1
+                self.brackets.append("]")
+                return name + "["
             return self.subscripted(name)
         if ch in "+-*/,()<>":
             self.i += 1
@@ -125,7 +135,10 @@ class _Latex:
             return ch
         if ch in "[]":
             self.i += 1
-            return "(" if ch == "[" else ")"
+            if ch == "[":
+                self.brackets.append(")")
+                return "("
+            return self.brackets.pop() if self.brackets else ")"
         if ch == "^":
             self.i += 1
             return "^ (" + self.argument() + ")"
@@ -249,6 +262,12 @@ class _Latex:
             return self.subscripted(name.replace("mb", "m"))
         if name == "pi":
             return "pi"
+        if name == "sum":
+            raise self.fail(
+                "\\sum is not read in LaTeX; write sums over data in the plain syntax, "
+                "sum(body, i) or sum(body, i, lo, hi)",
+                start,
+            )
         if name in _LATEX_RELATIONS:
             return _LATEX_RELATIONS[name]
         if name in _LATEX_WORDS:
@@ -376,7 +395,7 @@ def read_latex(text: str, names: Names) -> sp.Expr | sp.Matrix:
     ...
     symbackprop.errors.SymbackpropError: cannot parse ...: row 2 has 1 cell(s) and row 1 has 2 ...
     """
-    translator = _Latex(text)
+    translator = _Latex(text, names)
     try:
         translated = translator.translate()
     except RecursionError:  # a safety net: the depth limits stop well before this

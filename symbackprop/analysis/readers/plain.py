@@ -1,5 +1,10 @@
 """Plain formula text (``2x(1-x)^2``, ``a if x > 0 else b``) -> SymPy, never evaluated as Python.
 
+Over data: ``t[i]``, ``X[i, 2]``, ``t[i + 1]`` read a declared data name (a ``sp.Indexed``;
+brackets follow nothing else), and ``sum(body, i)`` is the sum over every row,
+``Sum(body, (i, 0, N - 1))`` with the length symbol N, ``sum(body, i, lo, hi)`` the sum from lo
+to hi inclusive. Inside brackets and bounds every name is an integer (an index or a length).
+
 A tokenizer accepts only numbers, names, operators and parentheses; a recursive-descent parser
 builds SymPy objects directly from those tokens (no ``eval``, ``sympify`` or ``parse_expr``), and
 names mean what ``names.Names`` says. Every failure is a SymbackpropError with the position.
@@ -21,7 +26,7 @@ _TOKEN = re.compile(
     r"(?P<ws>\s+)"
     r"|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|<=|>=|[-+*/^(),<>])",
+    r"|(?P<op>\*\*|<=|>=|[-+*/^(),<>\[\]])",
     re.ASCII,  # Unicode digits and letters are not part of a formula
 )
 # Characters refused with a reason (anything else outside the grammar is refused too).
@@ -30,8 +35,6 @@ _REASONS = {
     "'": "quotes (strings) are not allowed",
     '"': "quotes (strings) are not allowed",
     "`": "quotes (strings) are not allowed",
-    "[": "brackets and subscripts are not allowed",
-    "]": "brackets and subscripts are not allowed",
     "{": "braces are only understood in LaTeX",
     "}": "braces are only understood in LaTeX",
     ";": "';' is not allowed",
@@ -39,6 +42,9 @@ _REASONS = {
     "\\": "backslashes are only understood in LaTeX",
 }
 _KEYWORDS = {"if", "else"}  # the only words with grammar meaning: ``a if x > 0 else b``
+SUM = "sum"  # sum(body, i[, lo, hi]): a Sum, unless a symbol of that name is declared
+LENGTH = "N"  # the length symbol of sum(body, i): every row, i = 0 .. N - 1
+_INTEGER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*", re.ASCII)
 _COMPARE = {
     "<": sp.StrictLessThan,
     "<=": sp.LessThan,
@@ -68,11 +74,11 @@ def tokenize(text: str) -> list[tuple[str, object, int]]:
         kind, tok = m.lastgroup, m.group()
         if kind == "name" and keyword.iskeyword(tok) and tok not in _KEYWORDS:
             raise fail(text, pos, f"the Python keyword {tok!r} is not allowed")
-        if tok == "(":
+        if tok in ("(", "["):
             depth += 1
             if depth > MAX_DEPTH:
                 raise fail(text, pos, f"nesting deeper than {MAX_DEPTH} levels")
-        elif tok == ")":
+        elif tok in (")", "]"):
             depth -= 1
         if kind != "ws":
             tokens.append((kind, tok, pos))
@@ -103,6 +109,9 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
+        self.indices: list[sp.Symbol] = []  # the indices of the sums being read, innermost last
+        self.integers = 0  # > 0 inside brackets and sum bounds, where names are integers
+        self.lengths: set[sp.Symbol] = set()  # new integer symbols: lengths, free indices
 
     # -- helpers
     def peek(self) -> tuple[str, object, int]:
@@ -153,7 +162,9 @@ class _Parser:
         kind, tok, pos = self.peek()
         if kind != "end":
             raise self.fail(f"unexpected {tok!r}", pos)
-        return value
+        # N in 'sum(t[i], i) / N' is the length the sum runs to, one integer symbol
+        same = {sp.Symbol(s.name): s for s in self.lengths}
+        return value.xreplace(same) if same and hasattr(value, "xreplace") else value
 
     def expression(self) -> sp.Expr:
         """sum ['if' condition 'else' expression]"""
@@ -232,7 +243,7 @@ class _Parser:
     def atom(self) -> sp.Expr:
         kind, tok, pos = self.take()
         if kind == "value":  # a factor of a word split by ``name`` ('xy' -> x, y)
-            return tok
+            return self.indexed(tok, pos)
         if kind == "num":
             power = re.search(r"[eE]([+-]?\d+)", tok)
             if power and abs(int(power.group(1))) > 400:  # 1e999999 would be a huge exact integer
@@ -244,10 +255,21 @@ class _Parser:
             self.expect(")")
             return value
         if kind == "name" and tok not in _KEYWORDS:
-            return self.name(tok, pos)
+            return self.indexed(self.name(tok, pos), pos)
+        if tok == "[":
+            raise self.fail("'[': brackets follow a data name only (t[i])", pos)
         raise self.fail(f"unexpected {tok or 'end of input'!r}", pos)
 
     def name(self, name: str, pos: int) -> sp.Expr:
+        for index in reversed(self.indices):
+            if index.name == name:
+                return index
+        if name == SUM and self.names.symbol(SUM) is None and self.peek()[1] == "(":
+            return self.summation(pos)
+        if self.integers or (
+            name == LENGTH and self.names.arrays and self.names.symbol(name) is None
+        ):
+            return self.integer(name, pos)  # N over data is the number of rows, an integer
         try:
             meaning = self.names.read(name)
         except SymbackpropError as error:
@@ -292,3 +314,104 @@ class _Parser:
             raise self.fail(f"{name} takes {takes} argument(s), got {len(args)}", pos)
         value = self.build(pos, function, *args)
         return value if exponent is None else self.pow(value, exponent, pos)
+
+    # -- models over data
+    def indexed(self, value, pos: int) -> sp.Expr:
+        """``value[k, ...]`` when brackets follow (only a data name's), else ``value``."""
+        _, tok, at = self.peek()
+        if tok != "[":
+            return value
+        array = self.names.array(value)
+        if array is None:
+            what = f"{value} is not" if isinstance(value, sp.Symbol) else "only a name is"
+            raise self.fail(f"'[': brackets follow a data name only ({what} declared as data)", at)
+        self.take()
+        self.enter(at)
+        self.integers += 1
+        indices = [self.expression()]
+        while self.peek()[1] == ",":
+            self.take()
+            indices.append(self.expression())
+        self.integers -= 1
+        self.expect("]")
+        self.depth -= 1
+        for k in indices:
+            if k.is_integer is not True:
+                raise self.fail(f"{array}[...]: the index {k} is not an integer", at)
+        return self.build(at, lambda: array[tuple(indices)])
+
+    def integer(self, name: str, pos: int) -> sp.Symbol:
+        """A name inside brackets or sum bounds: an integer symbol (an index or a length)."""
+        declared = self.names.symbol(name)
+        if declared is not None and declared.is_integer is not True:
+            raise self.fail(
+                f"{name} is not an integer, so it cannot index data or bound a sum", pos
+            )
+        if declared is None and (name in FUNCTIONS or not _INTEGER_NAME.fullmatch(name)):
+            raise self.fail(f"{name!r} cannot be an index or a length here", pos)
+        if self.peek()[1] == "(":
+            raise self.fail(f"no function calls inside brackets or sum bounds ({name}(...))", pos)
+        if declared is not None:
+            return declared
+        symbol = sp.Symbol(name, integer=True)
+        self.lengths.add(symbol)
+        return symbol
+
+    def summation(self, pos: int) -> sp.Expr:
+        """sum(body, i) over every row (i = 0 .. N - 1), or sum(body, i, lo, hi) inclusive."""
+        self.expect("(")
+        index = sp.Symbol(self.index_name(pos), integer=True)
+        declared = self.names.symbol(index.name)
+        if declared is not None and declared != index:
+            raise self.fail(f"the index {index} of sum(...) is also a symbol of the formula", pos)
+        self.enter(pos)
+        self.indices.append(index)
+        body = self.expression()
+        self.indices.pop()
+        self.expect(",")
+        self.take()  # the index name, found by index_name
+        if self.peek()[1] == ",":
+            self.take()
+            self.integers += 1
+            lo = self.expression()
+            self.expect(",")
+            hi = self.expression()
+            self.integers -= 1
+        else:
+            length = self.names.symbol(LENGTH)
+            if length is not None and length.is_integer is not True:
+                raise self.fail(
+                    f"sum(body, {index}) sums to the length {LENGTH}, but {LENGTH} is a symbol "
+                    f"here; give the bounds: sum(body, {index}, lo, hi)",
+                    pos,
+                )
+            if length is None:
+                length = sp.Symbol(LENGTH, integer=True)
+                self.lengths.add(length)
+            lo, hi = sp.S.Zero, length - 1
+        self.expect(")")
+        self.depth -= 1
+        for bound in (lo, hi):
+            if bound.is_integer is not True:
+                raise self.fail(f"the bound {bound} of sum(...) is not an integer", pos)
+        return self.build(pos, sp.Sum, body, (index, lo, hi))
+
+    def index_name(self, pos: int) -> str:
+        """The index of the sum whose '(' was just read: the name after the body's comma."""
+        depth = 0
+        for k in range(self.i, len(self.tokens)):
+            kind, tok, _ = self.tokens[k]
+            if tok in ("(", "["):
+                depth += 1
+            elif tok in (")", "]"):
+                depth -= 1
+            if depth < 0 or kind == "end":
+                break
+            if tok == "," and depth == 0:
+                kind, tok, _ = self.tokens[k + 1]
+                if kind == "name" and self.tokens[k + 2][1] in (",", ")"):
+                    if not _INTEGER_NAME.fullmatch(tok):
+                        break
+                    return tok
+                break
+        raise self.fail("expected sum(body, i) or sum(body, i, lo, hi) with i an index name", pos)
