@@ -518,7 +518,7 @@ def test_the_generated_data_checks_do_not_depend_on_the_hash_seed():
     import os
 
     sources = set()
-    for seed in ("1", "2", "3", "4"):
+    for seed in ("1", "2"):  # two seeds that order the four reads differently
         env = {**os.environ, "PYTHONHASHSEED": seed}
         proc = subprocess.run([sys.executable, "-c", HASH_SEED_PROBE], env=env, check=False,
                               capture_output=True, text=True, timeout=120)
