@@ -467,6 +467,8 @@ def test_cache_folders_are_private_and_a_foreign_one_is_not_used(tmp_path, monke
     root = tmp_path / "cache"
     root.mkdir(mode=0o755)
     c = cache_module.Cache(root)
+    assert not c.base.exists()  # made by the first store, so a refused compile writes nothing
+    c.store("key", "module", "x = 1\n")
     for d in (c.base, c.base / "modules", c.base / "index"):
         assert d.stat().st_mode & 0o777 == 0o700, d
     real = os.getuid()
@@ -482,7 +484,7 @@ def test_a_layout_replaced_while_it_is_checked_is_used(tmp_path, monkeypatch):
     from symbackprop.loader import cache as cache_module
 
     root = tmp_path / "cache"
-    cache_module.Cache(root)
+    cache_module.Cache(root).store("key", "module", "x = 1\n")
     real, calls = cache_module._is_layout, []
 
     def replaced_meanwhile(folder):

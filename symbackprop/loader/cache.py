@@ -138,8 +138,11 @@ class Cache:
         self.base = self.root / LAYOUT
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._ensure_layout()
-            probe = self.base / "index"
+            if os.path.lexists(self.base):
+                self._ensure_layout()
+                probe = self.base / "index"
+            else:  # made by the first store: a compile that is refused leaves no file
+                probe = self.root
             if not os.access(probe, os.W_OK):
                 raise PermissionError(f"{probe} is not writable")
         except OSError as exc:
@@ -424,12 +427,15 @@ def _code_from_pyc(pyc: bytes, source: bytes, path: Path) -> CodeType | None:
 def _content_bytes(layout: Path) -> int:
     """Bytes of the cache files in ``layout`` (not its tag and key)."""
     total = 0
-    for path in layout.rglob("*"):
-        try:
-            if path.is_file() and not path.is_symlink() and path.name not in _BOOKKEEPING:
-                total += path.stat().st_size
-        except OSError:
-            pass  # removed while we walked: not counted
+    # os.walk skips a folder removed while it walks (a concurrent clear); rglob raises.
+    for folder, _, names in os.walk(layout):
+        for name in names:
+            path = Path(folder) / name
+            try:
+                if not path.is_symlink() and path.is_file() and name not in _BOOKKEEPING:
+                    total += path.stat().st_size
+            except OSError:
+                pass  # removed while we walked: not counted
     return total
 
 
