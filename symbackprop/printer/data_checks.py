@@ -123,10 +123,11 @@ def layout_source(model: DataModel) -> str:
     (ok, ds, bounds), where not ok means "call _prepare to say why"."""
     b = Lines()
     b.add("@nb.njit(cache=CACHE)")
-    b.add(f"def _layout({', '.join(model.order)}):")
+    b.add(f"def _layout({''.join(f'{n}, ' for n in model.order)}ds, bounds):")
     with b.indented():
-        b.add('"""_prepare\'s checks without their messages: (ok, ds, bounds)."""')
-        b.add("bad = (False, np.empty(0), np.empty((0, 2), np.int64))")
+        b.add('"""_prepare\'s checks without their messages: whether the data fits; if it '
+              'does, ds and bounds filled in."""')
+        bad = "return False"
         bounds = []
         for kind, *args in _steps(model):
             if kind == "length":
@@ -135,7 +136,7 @@ def layout_source(model: DataModel) -> str:
                 b.add(f"{symbol} = {first}.shape[{axis0}]")
                 for a, axis in rest:
                     b.add(f"if {a}.shape[{axis}] != {symbol}:")
-                    b.add("    return bad")
+                    b.add(f"    {bad}")
             elif kind == "bounds":
                 lo, hi, lo_code, hi_code = args
                 b.add(f"{lo}, {hi} = {lo_code}, {hi_code}")
@@ -149,17 +150,14 @@ def layout_source(model: DataModel) -> str:
                     f"if {end} > {first} and ({first} + {offset} < 0 or "
                     f"{end} - 1 + {offset} >= {base}.shape[{axis}]):"
                 )
-                b.add("    return bad")
+                b.add(f"    {bad}")
             else:
                 base, axis, k, _ = args
                 b.add(f"if {k} >= {base}.shape[{axis}]:")
-                b.add("    return bad")
-        scalars = _scalars(model)
-        b.add(f"ds = np.empty({len(scalars)})")
-        for j, value in enumerate(scalars):
+                b.add(f"    {bad}")
+        for j, value in enumerate(_scalars(model)):
             b.add(f"ds[{j}] = {value}")
-        b.add(f"bounds = np.empty(({len(bounds)}, 2), np.int64)")
         for j, (lo, hi) in enumerate(bounds):
             b.add(f"bounds[{j}, 0], bounds[{j}, 1] = {lo}, {hi}")
-        b.add("return True, ds, bounds")
+        b.add("return True")
     return b.text()

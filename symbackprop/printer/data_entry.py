@@ -21,28 +21,25 @@ ENTRIES = (
 
 def entry_source(order: tuple[str, ...], arrays: tuple[str, ...], sums: int) -> str:
     """The three entry points for data arguments ``order`` (of which ``arrays`` are the
-    arrays the kernels read; the scalars reach them in ds) and ``sums`` sums."""
-    data = ", ".join(order)
+    arrays the kernels read; the scalars reach them in ds) and ``sums`` sums. Their scratch
+    arrays come from the caller (``_scratch``): allocating inside would compile NumPy's
+    allocators for each shape, a large part of a cold build."""
     call_data = "".join(f"{n}, " for n in order)
     call_arrays = "".join(f"{n}, " for n in arrays)
     out = []
     for name, suffix, stores, result in ENTRIES:
+        scratch = "ds, bounds, ss" + (", G, go" if stores else "")
+        scratch += ", Hs, Ho, H" if result == "hessian" else ", g" if result == "grad" else ""
         b = Lines()
         b.add('@nb.njit(cache=CACHE, error_model="numpy")')
-        args = f"xs, {call_data}" + (
-            "g" if result == "grad" else "H" if result == "hessian" else ""
-        )
-        b.add(f"def {name}({args.rstrip(', ')}):")
+        b.add(f"def {name}(xs, {call_data}{scratch}):")
         with b.indented():
             b.add(f'"""{result}: one call for data below the threaded size; (ok, value)."""')
-            b.add(f"ok, ds, bounds = _layout({data})")
-            b.add("if not ok or _large(bounds):")
+            b.add(f"if not _layout({call_data}ds, bounds):")
             b.add("    return False, 0.0")
-            b.add("ss = np.empty(N_SUMS)")
-            if stores:
-                b.add("G = np.zeros((N_SUMS, N_PARAMS))")
-            if len(stores) > 1:
-                b.add("Hs = np.zeros((N_SUMS, N_PARAMS, N_PARAMS))")
+            b.add("for k in range(N_SUMS):  # large enough to split over threads: the Python path")
+            b.add("    if bounds[k, 1] - bounds[k, 0] >= 2 * PARALLEL_ROWS:")
+            b.add("        return False, 0.0")
             for k in range(sums):
                 extra = "".join(f", {s.format(k=k)}" for s in stores)
                 b.add(
@@ -52,12 +49,13 @@ def entry_source(order: tuple[str, ...], arrays: tuple[str, ...], sums: int) -> 
             if result == "value":
                 b.add("return True, _outer_value(xs, ss, ds)")
             else:
-                b.add("go = np.empty(N_PARAMS + N_SUMS)")
                 b.add("f = _outer_value_and_grad_into(xs, ss, ds, go)")
                 if result == "grad":
-                    b.add("_combine_grad(go, G, g)")
+                    b.add("for p in range(N_PARAMS):  # g = F_theta + F_S G")
+                    b.add("    g[p] = go[p]")
+                    b.add("    for k in range(N_SUMS):")
+                    b.add("        g[p] += go[N_PARAMS + k] * G[k, p]")
                 else:
-                    b.add("Ho = np.empty((N_PARAMS + N_SUMS, N_PARAMS + N_SUMS))")
                     b.add("_outer_hessian_into(xs, ss, ds, Ho)")
                     b.add("_combine_hessian(go, Ho, G, Hs, H)")
                 b.add("return True, f")

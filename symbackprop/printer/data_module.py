@@ -34,6 +34,7 @@ def data_module_source(exprs, m: DataModel, constants, kernels_text, packages, c
         f"DATA_NAMES = {m.order!r}",
         f"DATA_SHAPES = {shapes!r}  # (name, dimensions, columns read)",
         f"N_SUMS = {0 if rows_mode else K}",
+        f"N_SCALARS = {len(m.call_scalars)}  # entries of ds: scalar data, lengths, fixed reads",
         f"N_OUTPUTS = {len(m.outer) if m.vector else None}",
         f"ROWS = {str(m.rows) if rows_mode else None!r}",
         f"COST = {cost.to_dict()!r}",
