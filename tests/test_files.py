@@ -5,8 +5,10 @@ overwrites a read-only file."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import struct
 import subprocess
 import sys
 import textwrap
@@ -165,6 +167,23 @@ def test_load_params_refuses_bad_files_naming_them(tmp_path, make, why):
     with pytest.raises(sb.SymbackpropError, match=why) as err:
         sb.load_params(path)
     assert "bad.npz" in str(err.value)
+
+
+def test_load_params_reads_any_compression_zipfile_knows_and_refuses_others(tmp_path):
+    """A bzip2 entry loads; an unknown method is refused before zipfile tries it (it raised
+    NotImplementedError)."""
+    path = tmp_path / "bad.npz"
+    array = io.BytesIO()
+    np.lib.format.write_array(array, np.ones(3))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("W1.npy", array.getvalue())
+    np.testing.assert_array_equal(sb.load_params(path)["W1"], np.ones(3))
+    data = bytearray(path.read_bytes())  # the method fields of the local and central headers
+    struct.pack_into("<H", data, data.find(b"PK\x03\x04") + 8, 99)
+    struct.pack_into("<H", data, data.find(b"PK\x01\x02") + 10, 99)
+    path.write_bytes(bytes(data))
+    with pytest.raises(sb.SymbackpropError, match=r"W1 in .*bad.npz is unreadable .*method 99"):
+        sb.load_params(path)
 
 
 def test_load_params_refuses_a_non_path():

@@ -339,17 +339,11 @@ def _check_name(name) -> None:
         raise SymbackpropError(f"parameter name {name!r} cannot be stored in a .npz file")
 
 
-# Anything a damaged entry can raise while it is read: a bad CRC or header, short data, a
-# compression or encryption zipfile does not support, a declared shape too large to allocate.
-_UNREADABLE = (
-    ValueError,
-    EOFError,
-    OSError,
-    zipfile.BadZipFile,
-    NotImplementedError,
-    RuntimeError,
-    MemoryError,
-)
+# Anything a damaged entry can raise while it is read: a bad CRC or header, short data,
+# encryption or a compressor module Python lacks, a declared shape too large to allocate.
+# (Compression methods zipfile does not know are refused before reading.)
+_UNREADABLE = (ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError, MemoryError)
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 def _read_params(target: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
@@ -360,6 +354,11 @@ def _read_params(target: Path, archive: zipfile.ZipFile) -> dict[str, np.ndarray
         name = info.filename[: -len(".npy")]
         if name in params:
             raise SymbackpropError(f"{target} holds parameter {name} twice")
+        if info.compress_type not in _COMPRESSIONS:
+            raise SymbackpropError(
+                f"parameter {name} in {target} is unreadable (compression method "
+                f"{info.compress_type}, which zipfile does not know)"
+            )
         try:
             with archive.open(info) as entry:
                 array = np.lib.format.read_array(entry, allow_pickle=False)
