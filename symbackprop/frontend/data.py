@@ -342,11 +342,7 @@ def _reduction(body, loops, source, array_names, ndims) -> Reduction:
     accesses: dict[Access, sp.Symbol] = {}
     replaced = {}
     for read in sorted(body.atoms(sp.Indexed), key=sp.default_sort_key):
-        name = str(read.base.label)
-        if name not in array_names:
-            raise SymbackpropError(
-                f"{read} reads {name}, which is not in data; add sp.IndexedBase({name!r}) to data"
-            )
+        name = _array_read(read, array_names)
         if not set(indices) & read.free_symbols:
             continue  # a fixed read such as t[0]: read once, outside the loop
         ndim = len(read.indices)
@@ -439,15 +435,21 @@ def _lengths(reductions) -> list[Length]:
     return list(found.values())
 
 
+def _array_read(read: sp.Indexed, array_names) -> str:
+    """The name of the data array ``read`` reads; SymbackpropError if it is not data."""
+    name = str(read.base.label)
+    if name not in array_names:
+        raise SymbackpropError(
+            f"{read} reads {name}, which is not in data; add sp.IndexedBase({name!r}) to data"
+        )
+    return name
+
+
 def _fixed_reads(expr, array_names, ndims, fixed) -> sp.Expr:
     """Replace reads at constant positions (t[0], X[2, 1]) by scalars read once per call."""
     replaced = {}
     for read in sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key):
-        name = str(read.base.label)
-        if name not in array_names:
-            raise SymbackpropError(
-                f"{read} reads {name}, which is not in data; add sp.IndexedBase({name!r}) to data"
-            )
+        name = _array_read(read, array_names)
         where = tuple(_integer(k, read, "an index outside a sum") for k in read.indices)
         if ndims.setdefault(name, len(where)) != len(where):
             raise SymbackpropError(

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
 
+from . import files
+
 ENV_VAR = "SYMBACKPROP_CACHE_DIR"
 LAYOUT = "symbackprop-v2"
 TAG = "CACHEDIR.TAG"
@@ -91,20 +93,9 @@ def _private(info: os.stat_result, forbidden: int = 0o022) -> bool:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``data`` to ``path`` whole (a temp file beside it, renamed), private to this user."""
+    with files.replacing(path, mode=0o600) as fh:
+        fh.write(data)
 
 
 @dataclass(frozen=True)

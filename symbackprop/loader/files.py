@@ -69,12 +69,12 @@ def target(path, suffix: str) -> Path:
 
 
 @contextmanager
-def replacing(path: Path) -> Iterator[BinaryIO]:
+def replacing(path: Path, mode: int | None = None) -> Iterator[BinaryIO]:
     """A binary file for ``path``'s new content. When the block ends normally it replaces
     ``path`` in one rename; on any exception (or a kill) ``path`` keeps its old content.
 
     A new file gets the permissions the umask gives (0644 typically), an existing one keeps its
-    own, as with ``open(path, "w")``.
+    own, as with ``open(path, "w")``; ``mode`` sets them instead (the cache's private files).
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "notes.txt"
@@ -83,10 +83,12 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
     >>> path.read_bytes()
     b'all or nothing'
     """
-    try:
-        keep_mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        keep_mode = None
+    keep_mode = mode
+    if keep_mode is None:
+        try:
+            keep_mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            pass
     fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
