@@ -477,6 +477,17 @@ def _nice_counterexample(evaluate, point, rtol):
 # -- public ------------------------------------------------------------------------------------
 
 
+def _values_at(values, pairs, shape, kind):
+    """(expected, claimed) at a counterexample: floats for one derivative, else arrays of the
+    claim's shape (a gradient's as a vector)."""
+    e_vals = np.array([float(values[e]) for e, _ in pairs])
+    c_vals = np.array([float(values[c]) for _, c in pairs])
+    if shape is None:
+        return float(e_vals[0]), float(c_vals[0])
+    dims = shape if kind != "gradient" else (shape[0],)
+    return e_vals.reshape(dims), c_vals.reshape(dims)
+
+
 def check_derivative(
     f,
     wrt,
@@ -586,13 +597,7 @@ def check_derivative(
     if wrong:
         point, values = _nice_counterexample(evaluate, wrong[0][0], rtol)
         counterexample = {s: v for s, v in zip(free, point)}
-        e_vals = np.array([float(values[e]) for e, _ in evaluate.pairs])
-        c_vals = np.array([float(values[c]) for _, c in evaluate.pairs])
-        if shape is None:
-            expected_value, claimed_value = float(e_vals[0]), float(c_vals[0])
-        else:
-            dims = shape if kind != "gradient" else (shape[0],)
-            expected_value, claimed_value = e_vals.reshape(dims), c_vals.reshape(dims)
+        expected_value, claimed_value = _values_at(values, evaluate.pairs, shape, kind)
     return DerivativeCheck(
         ok=ok,
         kind=kind,
@@ -803,13 +808,7 @@ def _check_over_data(fs, f_list, wrt, claimed, data, samples, seed, latex, rtol,
         where, values, evaluate, bad = found
         counterexample = {s: (int(v) if isinstance(v, sp.Integer) else v) for s, v in where.items()}
         wrong_entries = sorted({indices[k] for k in bad})
-        e_vals = np.array([float(values[e]) for e, _ in evaluate.pairs])
-        c_vals = np.array([float(values[c]) for _, c in evaluate.pairs])
-        if shape is None:
-            expected_value, claimed_value = float(e_vals[0]), float(c_vals[0])
-        else:
-            dims = shape if kind != "gradient" else (shape[0],)
-            expected_value, claimed_value = e_vals.reshape(dims), c_vals.reshape(dims)
+        expected_value, claimed_value = _values_at(values, evaluate.pairs, shape, kind)
     elif all(proved):
         evidence, ok = "symbolic", True
     elif valid >= max(3, samples // 2) * len(DATA_ROWS) // 2:
